@@ -1,0 +1,168 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Status values of an execution record.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed" // the code ran to its end, whatever its exit code
+	StatusFailed    = "failed"    // could not run, or stopped by a limit
+	StatusKilled    = "killed"    // stopped by DELETE /api/v1/executions/{id}
+)
+
+// File is one source file of a multi-file /eval request.
+type File struct {
+	Name    string `json:"name"`
+	Content string `json:"content"`
+}
+
+// Config carries the per-request limits. A nil field means "the server's
+// default". Fields up to NetworkDisabled are python-executor's; the rest are
+// pyexec's additions.
+type Config struct {
+	TimeoutSeconds  *int  `json:"timeout_seconds,omitempty"`
+	MemoryMB        *int  `json:"memory_mb,omitempty"`
+	DiskMB          *int  `json:"disk_mb,omitempty"`
+	CPUShares       *int  `json:"cpu_shares,omitempty"`
+	NetworkDisabled *bool `json:"network_disabled,omitempty"`
+
+	CPULimit       *float64 `json:"cpu_limit,omitempty"`        // cores, e.g. 0.5
+	PidsLimit      *int     `json:"pids_limit,omitempty"`       // processes and threads
+	MaxOutputBytes *int64   `json:"max_output_bytes,omitempty"` // per stream
+}
+
+// EvalRequest is the body of POST /api/v1/eval.
+type EvalRequest struct {
+	Code            string  `json:"code,omitempty"`
+	Files           []File  `json:"files,omitempty"`
+	Entrypoint      string  `json:"entrypoint,omitempty"`
+	Stdin           string  `json:"stdin,omitempty"`
+	PythonVersion   string  `json:"python_version,omitempty"`
+	EvalLastExpr    bool    `json:"eval_last_expr,omitempty"`
+	RequirementsTxt string  `json:"requirements_txt,omitempty"`
+	Config          *Config `json:"config,omitempty"`
+}
+
+// Metadata is the JSON "metadata" part of POST /api/v1/exec/sync and /exec/async.
+type Metadata struct {
+	Entrypoint      string   `json:"entrypoint"`
+	DockerImage     string   `json:"docker_image,omitempty"`
+	PythonVersion   string   `json:"python_version,omitempty"`
+	RequirementsTxt string   `json:"requirements_txt,omitempty"`
+	PreCommands     []string `json:"pre_commands,omitempty"`
+	Stdin           string   `json:"stdin,omitempty"`
+	EnvVars         []string `json:"env_vars,omitempty"`
+	ScriptArgs      []string `json:"script_args,omitempty"`
+	Config          *Config  `json:"config,omitempty"`
+}
+
+// Usage is what the jail's cgroup measured.
+type Usage struct {
+	CPUMS           int64 `json:"cpu_ms"`
+	MemoryPeakBytes int64 `json:"memory_peak_bytes"`
+}
+
+// Execution is the result record returned by /eval, /exec/sync and
+// GET /api/v1/executions/{id}.
+type Execution struct {
+	ExecutionID string `json:"execution_id"`
+	Status      string `json:"status"`
+	Stdout      string `json:"stdout"`
+	Stderr      string `json:"stderr"`
+	// ExitCode is absent until the code has run.
+	ExitCode  *int   `json:"exit_code,omitempty"`
+	Error     string `json:"error,omitempty"`
+	ErrorType string `json:"error_type,omitempty"`
+	ErrorLine *int   `json:"error_line,omitempty"`
+	// Result is set only for eval_last_expr requests: a JSON string holding
+	// the repr() of the last expression, or JSON null when the code did not
+	// end in an expression or the expression was None. Use ResultString.
+	Result     json.RawMessage `json:"result,omitempty"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	DurationMS int64           `json:"duration_ms"`
+
+	// ours
+	TimedOut        bool   `json:"timed_out"`
+	OOMKilled       bool   `json:"oom_killed"`
+	StdoutTruncated bool   `json:"stdout_truncated"`
+	StderrTruncated bool   `json:"stderr_truncated"`
+	PythonVersion   string `json:"python_version,omitempty"`
+	Usage           *Usage `json:"usage,omitempty"`
+	QueuedMS        int64  `json:"queued_ms"`
+}
+
+// ResultString returns the repr() of the last expression and true, or ""
+// and false when there is none (absent or null).
+func (e *Execution) ResultString() (string, bool) {
+	if len(e.Result) == 0 {
+		return "", false
+	}
+	var s *string
+	if err := json.Unmarshal(e.Result, &s); err != nil || s == nil {
+		return "", false
+	}
+	return *s, true
+}
+
+// Finished reports whether the record is in a final state.
+func (e *Execution) Finished() bool {
+	switch e.Status {
+	case StatusCompleted, StatusFailed, StatusKilled:
+		return true
+	}
+	return false
+}
+
+// Accepted is the 202 body of POST /api/v1/exec/async.
+type Accepted struct {
+	ExecutionID string `json:"execution_id"`
+}
+
+// KillResponse is the body of DELETE /api/v1/executions/{id}.
+type KillResponse struct {
+	Status string `json:"status"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"`
+}
+
+// Interpreter describes one Python the server can run. It carries no host
+// paths.
+type Interpreter struct {
+	Version string `json:"version"` // full version, "3.12.1"
+	Series  string `json:"series"`  // "3.12", what python_version selects
+	Default bool   `json:"default,omitempty"`
+}
+
+// Interpreters is the body of GET /api/v1/interpreters.
+type Interpreters struct {
+	Default      string        `json:"default"`
+	Interpreters []Interpreter `json:"interpreters"`
+}
+
+// Enforcement tells which protections the server applies to every jail.
+type Enforcement struct {
+	UserNamespace bool     `json:"user_namespace"`
+	Namespaces    []string `json:"namespaces"`
+	Seccomp       bool     `json:"seccomp"`
+	NoNewPrivs    bool     `json:"no_new_privs"`
+	CgroupMode    string   `json:"cgroup_mode"` // "v1", "hybrid" or "v2"
+	MemoryLimit   bool     `json:"memory_limit"`
+	CPULimit      bool     `json:"cpu_limit"`
+	PidsLimit     bool     `json:"pids_limit"`
+}
+
+// Health is the body of GET /health. Status is "ok" (compat); the rest is ours.
+type Health struct {
+	Status       string        `json:"status"`
+	Version      string        `json:"version,omitempty"`
+	Interpreters []Interpreter `json:"interpreters,omitempty"`
+	Enforced     *Enforcement  `json:"enforced,omitempty"`
+}

@@ -1,0 +1,280 @@
+package configs
+
+import (
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Fixed lower bounds of the per-run limits. They are not configurable: a value
+// below them cannot run Python at all. Validate checks both limits.default and
+// limits.max against them; the HTTP layer checks client values against them.
+const (
+	MinTimeoutSeconds = 1
+	MinMemoryMB       = 16
+	MinDiskMB         = 1
+	MinCPUShares      = 2
+	MinPids           = 8
+	MinOutputBytes    = 1024
+)
+
+// Config is the whole service configuration. The mapstructure tags are the
+// YAML keys; every leaf also has an environment variable, see EnvName.
+type Config struct {
+	Server       ServerConfig      `mapstructure:"server"`
+	Log          LogConfig         `mapstructure:"log"`
+	Limits       LimitsConfig      `mapstructure:"limits"`
+	Execution    ExecutionConfig   `mapstructure:"execution"`
+	Interpreters InterpreterConfig `mapstructure:"interpreters"`
+	Jail         JailConfig        `mapstructure:"jail"`
+	Pool         PoolConfig        `mapstructure:"pool"`
+	Deps         DepsConfig        `mapstructure:"deps"`
+}
+
+// ServerConfig is the HTTP listener.
+type ServerConfig struct {
+	// Host is the address to bind. Empty means all interfaces.
+	Host string `mapstructure:"host"`
+	// Port is the TCP port, 1..65535.
+	Port int `mapstructure:"port"`
+	// ShutdownGrace is how long a shutdown waits for requests in flight.
+	// Zero means stop at once.
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+	// MaxRequestMB caps a request body (multipart uploads), in MiB.
+	MaxRequestMB int `mapstructure:"max_request_mb"`
+	// MaxCodeKB caps the total source of an /eval request, in KiB.
+	MaxCodeKB int `mapstructure:"max_code_kb"`
+}
+
+// Addr is Host and Port joined for net.Listen.
+func (s ServerConfig) Addr() string {
+	return net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
+}
+
+// LogConfig selects the slog handler.
+type LogConfig struct {
+	// Level is one of debug, info, warn, error.
+	Level string `mapstructure:"level"`
+	// Format is text or json.
+	Format string `mapstructure:"format"`
+}
+
+// SlogLevel maps Level to a slog.Level; an unknown level gives slog.LevelInfo
+// (Validate rejects it first).
+func (l LogConfig) SlogLevel() slog.Level {
+	switch strings.ToLower(l.Level) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Limits are the per-run resource limits. The same type holds the defaults a
+// request gets and the ceilings a request may ask for.
+type Limits struct {
+	// TimeoutSeconds is the wall-clock limit of a run.
+	TimeoutSeconds int `mapstructure:"timeout_seconds"`
+	// MemoryMB is the cgroup memory limit of the whole jail, swap off.
+	MemoryMB int `mapstructure:"memory_mb"`
+	// DiskMB sizes the writable work dir and /tmp.
+	DiskMB int `mapstructure:"disk_mb"`
+	// CPUShares is the relative CPU weight (cgroup v1 shares).
+	CPUShares int `mapstructure:"cpu_shares"`
+	// CPULimit is a hard quota in cores. In limits.default zero means no
+	// quota; in limits.max zero means the number of CPUs (see MaxCPULimit).
+	CPULimit float64 `mapstructure:"cpu_limit"`
+	// PidsLimit caps processes and threads in the jail.
+	PidsLimit int `mapstructure:"pids_limit"`
+	// MaxOutputBytes caps each of stdout and stderr; past it the stream is
+	// truncated and the run fails.
+	MaxOutputBytes int64 `mapstructure:"max_output_bytes"`
+}
+
+// DefaultLimits are the limits a request gets when it names none.
+type DefaultLimits struct {
+	Limits `mapstructure:",squash"`
+	// NetworkDisabled is the default of the request's network_disabled.
+	NetworkDisabled bool `mapstructure:"network_disabled"`
+}
+
+// LimitsConfig holds the request defaults and the server ceilings.
+type LimitsConfig struct {
+	Default DefaultLimits `mapstructure:"default"`
+	Max     Limits        `mapstructure:"max"`
+	// AllowNetwork lets clients set network_disabled=false. When false, every
+	// run is without network and such requests are refused.
+	AllowNetwork bool `mapstructure:"allow_network"`
+}
+
+// MaxCPULimit is Max.CPULimit, or the number of CPUs when that is zero.
+func (l LimitsConfig) MaxCPULimit() float64 {
+	if l.Max.CPULimit > 0 {
+		return l.Max.CPULimit
+	}
+	return float64(runtime.NumCPU())
+}
+
+// ExecutionConfig is the scheduler and the execution record store.
+type ExecutionConfig struct {
+	// MaxConcurrent is how many runs may execute at once. Zero means
+	// 2 x runtime.NumCPU(); see MaxConcurrentResolved.
+	MaxConcurrent int `mapstructure:"max_concurrent"`
+	// QueueSize is how many accepted runs may wait for a slot; past it
+	// requests are refused.
+	QueueSize int `mapstructure:"queue_size"`
+	// CleanupTTL is how long a finished record is kept.
+	CleanupTTL time.Duration `mapstructure:"cleanup_ttl"`
+	// MaxRecords caps the records kept; the oldest finished go first.
+	MaxRecords int `mapstructure:"max_records"`
+	// AutoDetectImports turns import detection for /eval on.
+	AutoDetectImports bool `mapstructure:"auto_detect_imports"`
+}
+
+// MaxConcurrentResolved is MaxConcurrent, or 2 x runtime.NumCPU() when zero.
+func (e ExecutionConfig) MaxConcurrentResolved() int {
+	if e.MaxConcurrent > 0 {
+		return e.MaxConcurrent
+	}
+	return 2 * runtime.NumCPU()
+}
+
+// InterpreterConfig says where to look for Python interpreters.
+type InterpreterConfig struct {
+	// Roots are pyenv-style version directories (<root>/<version>/bin/python).
+	// Empty means $PYENV_ROOT/versions, else ~/.pyenv/versions of the user
+	// running the server; the discovering code resolves that, not this package.
+	Roots []string `mapstructure:"roots"`
+	// Paths are extra python executables, absolute.
+	Paths []string `mapstructure:"paths"`
+	// System also looks at /usr/bin/python3.X and /usr/local/bin/python3.X.
+	System bool `mapstructure:"system"`
+	// Default is the version series used when a request names none, "3.12".
+	Default string `mapstructure:"default"`
+}
+
+// JailConfig is the jail runtime.
+type JailConfig struct {
+	// StateDir is libcontainer's state root, absolute.
+	StateDir string `mapstructure:"state_dir"`
+	// CgroupParent is the cgroup under which every jail's group is made.
+	CgroupParent string `mapstructure:"cgroup_parent"`
+	// HostIDBase is the first host uid/gid the jail's ids 0.. map onto.
+	HostIDBase int `mapstructure:"host_id_base"`
+	// HostIDCount is how many ids are mapped.
+	HostIDCount int `mapstructure:"host_id_count"`
+	// SandboxUID is the uid/gid (inside the jail) the user's code runs as.
+	SandboxUID int `mapstructure:"sandbox_uid"`
+}
+
+// PoolConfig is the pool of pre-started jails.
+type PoolConfig struct {
+	// Sizes maps a version series ("3.12") to the number of jails kept ready.
+	// A series absent or zero has no pool.
+	Sizes map[string]int `mapstructure:"sizes"`
+	// MaxAge is how long a pooled jail may wait before it is replaced.
+	MaxAge time.Duration `mapstructure:"max_age"`
+}
+
+// DepsConfig is the pip layer cache and the package index.
+type DepsConfig struct {
+	// CacheDir holds the content-addressed layers, absolute.
+	CacheDir string `mapstructure:"cache_dir"`
+	// CacheMaxMB caps the cache; least recently used layers go first.
+	CacheMaxMB int `mapstructure:"cache_max_mb"`
+	// IndexURL is pip's --index-url. Empty means pip's default (PyPI).
+	IndexURL string `mapstructure:"index_url"`
+	// ExtraIndexURLs are pip's --extra-index-url values.
+	ExtraIndexURLs []string `mapstructure:"extra_index_urls"`
+	// FindLinks are pip's --find-links values: URLs or absolute directories
+	// of wheels, e.g. for an offline box.
+	FindLinks []string `mapstructure:"find_links"`
+	// TrustedHosts are pip's --trusted-host values.
+	TrustedHosts []string `mapstructure:"trusted_hosts"`
+	// Warmup are requirement sets installed at start-up, each one layer for
+	// the default interpreter; an entry is a requirements_txt body.
+	Warmup []string `mapstructure:"warmup"`
+	// InstallTimeout bounds one pip install.
+	InstallTimeout time.Duration `mapstructure:"install_timeout"`
+	// InstallMemoryMB is the memory limit of the install jail.
+	InstallMemoryMB int `mapstructure:"install_memory_mb"`
+}
+
+// Defaults is the configuration in code; configs/pyexec.yaml mirrors it.
+func Defaults() Config {
+	return Config{
+		Server: ServerConfig{
+			Host:          "127.0.0.1",
+			Port:          8080,
+			ShutdownGrace: 10 * time.Second,
+			MaxRequestMB:  100,
+			MaxCodeKB:     100,
+		},
+		Log: LogConfig{Level: "info", Format: "text"},
+		Limits: LimitsConfig{
+			Default: DefaultLimits{
+				Limits: Limits{
+					TimeoutSeconds: 300,
+					MemoryMB:       1024,
+					DiskMB:         2048,
+					CPUShares:      1024,
+					CPULimit:       0,
+					PidsLimit:      256,
+					MaxOutputBytes: 1 << 20,
+				},
+				NetworkDisabled: true,
+			},
+			Max: Limits{
+				TimeoutSeconds: 3600,
+				MemoryMB:       8192,
+				DiskMB:         8192,
+				CPUShares:      262144,
+				CPULimit:       0,
+				PidsLimit:      4096,
+				MaxOutputBytes: 16 << 20,
+			},
+			AllowNetwork: true,
+		},
+		Execution: ExecutionConfig{
+			MaxConcurrent:     0,
+			QueueSize:         256,
+			CleanupTTL:        time.Hour,
+			MaxRecords:        10000,
+			AutoDetectImports: true,
+		},
+		Interpreters: InterpreterConfig{
+			Roots:   []string{},
+			Paths:   []string{},
+			System:  true,
+			Default: "3.12",
+		},
+		Jail: JailConfig{
+			StateDir:     "/run/pyexec",
+			CgroupParent: "pyexec",
+			HostIDBase:   200000,
+			HostIDCount:  65536,
+			SandboxUID:   1000,
+		},
+		Pool: PoolConfig{
+			Sizes:  map[string]int{"3.12": 2},
+			MaxAge: 10 * time.Minute,
+		},
+		Deps: DepsConfig{
+			CacheDir:        "/var/lib/pyexec/deps",
+			CacheMaxMB:      2048,
+			IndexURL:        "",
+			ExtraIndexURLs:  []string{},
+			FindLinks:       []string{},
+			TrustedHosts:    []string{},
+			Warmup:          []string{},
+			InstallTimeout:  10 * time.Minute,
+			InstallMemoryMB: 1024,
+		},
+	}
+}

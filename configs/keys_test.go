@@ -1,0 +1,199 @@
+package configs
+
+import (
+	"bufio"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestSampleMatchesDefaults keeps pyexec.yaml and Defaults() from drifting.
+func TestSampleMatchesDefaults(t *testing.T) {
+	c, err := Load(LoadOptions{ConfigFile: "pyexec.yaml"})
+	if err != nil {
+		t.Fatalf("Load(pyexec.yaml): %v", err)
+	}
+	if want := Defaults(); !reflect.DeepEqual(c, want) {
+		t.Errorf("pyexec.yaml gives\n%+v\nDefaults() is\n%+v", c, want)
+	}
+}
+
+// TestSampleDocumentsEveryKey checks that every key is in pyexec.yaml and
+// that every value line there has a comment above it.
+func TestSampleDocumentsEveryKey(t *testing.T) {
+	f, err := os.Open("pyexec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+
+	keyLine := regexp.MustCompile(`^( *)([a-z_]+):(.*)$`)
+	var stack []string // key path of the current line
+	seen := map[string]bool{}
+	prev := ""
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		m := keyLine.FindStringSubmatch(line)
+		if m != nil {
+			depth := len(m[1]) / 2
+			stack = append(stack[:min(depth, len(stack))], m[2])
+			seen[strings.Join(stack, ".")] = true
+			if strings.TrimSpace(m[3]) != "" && !strings.HasPrefix(strings.TrimSpace(prev), "#") {
+				t.Errorf("pyexec.yaml:%d: %s has no comment above it", n, strings.Join(stack, "."))
+			}
+		}
+		prev = line
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range Keys() {
+		if !seen[k] {
+			t.Errorf("pyexec.yaml does not show key %s", k)
+		}
+	}
+}
+
+// envSamples holds, for every key, an environment value that is valid and
+// differs from the default. It must list every key.
+func envSamples() map[string]string {
+	return map[string]string{
+		"server.host":                     "0.0.0.0",
+		"server.port":                     "9090",
+		"server.shutdown_grace":           "30s",
+		"server.max_request_mb":           "50",
+		"server.max_code_kb":              "200",
+		"log.level":                       "debug",
+		"log.format":                      "json",
+		"limits.default.timeout_seconds":  "60",
+		"limits.default.memory_mb":        "512",
+		"limits.default.disk_mb":          "1024",
+		"limits.default.cpu_shares":       "512",
+		"limits.default.cpu_limit":        "0.5",
+		"limits.default.pids_limit":       "128",
+		"limits.default.max_output_bytes": "65536",
+		"limits.default.network_disabled": "false",
+		"limits.max.timeout_seconds":      "7200",
+		"limits.max.memory_mb":            "16384",
+		"limits.max.disk_mb":              "16384",
+		"limits.max.cpu_shares":           "100000",
+		"limits.max.cpu_limit":            "4",
+		"limits.max.pids_limit":           "8192",
+		"limits.max.max_output_bytes":     "33554432",
+		"limits.allow_network":            "false",
+		"execution.max_concurrent":        "4",
+		"execution.queue_size":            "10",
+		"execution.cleanup_ttl":           "2h",
+		"execution.max_records":           "50",
+		"execution.auto_detect_imports":   "false",
+		"interpreters.roots":              "/opt/py,/srv/py",
+		"interpreters.paths":              "/usr/bin/python3.11",
+		"interpreters.system":             "false",
+		"interpreters.default":            "3.11",
+		"jail.state_dir":                  "/tmp/pyexec",
+		"jail.cgroup_parent":              "svc/pyexec",
+		"jail.host_id_base":               "300000",
+		"jail.host_id_count":              "70000",
+		"jail.sandbox_uid":                "2000",
+		"pool.sizes":                      "3.12=1,3.11=3",
+		"pool.max_age":                    "5m",
+		"deps.cache_dir":                  "/srv/deps",
+		"deps.cache_max_mb":               "4096",
+		"deps.index_url":                  "https://pypi.example/simple",
+		"deps.extra_index_urls":           "https://a.example/simple,https://b.example/simple",
+		"deps.find_links":                 "/srv/wheels",
+		"deps.trusted_hosts":              "pypi.example",
+		"deps.warmup":                     "numpy,requests",
+		"deps.install_timeout":            "20m",
+		"deps.install_memory_mb":          "2048",
+	}
+}
+
+// TestEveryKeyHasWorkingEnv sets each key through its variable alone and
+// checks that exactly that field changed.
+func TestEveryKeyHasWorkingEnv(t *testing.T) {
+	samples := envSamples()
+	for _, l := range leaves() {
+		key := l.Key()
+		t.Run(key, func(t *testing.T) {
+			text, ok := samples[key]
+			if !ok {
+				t.Fatalf("envSamples has no value for %s", key)
+			}
+			want, err := parseValue(l.typ, text)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(LoadOptions{Env: []string{EnvName(key) + "=" + text}})
+			if err != nil {
+				t.Fatalf("Load with %s=%s: %v", EnvName(key), text, err)
+			}
+			got := fieldAt(reflect.ValueOf(c), l.parts).Interface()
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%s = %#v, want %#v", key, got, want)
+			}
+			if reflect.DeepEqual(got, fieldAt(reflect.ValueOf(Defaults()), l.parts).Interface()) {
+				t.Errorf("sample for %s equals the default; pick another", key)
+			}
+		})
+	}
+	if len(samples) != len(leaves()) {
+		t.Errorf("envSamples has %d keys, Config has %d", len(samples), len(leaves()))
+	}
+}
+
+// fieldAt finds the field of v at a key path, following squashed embeds.
+func fieldAt(v reflect.Value, parts []string) reflect.Value {
+	for _, part := range parts {
+		v = fieldByTag(v, part)
+	}
+	return v
+}
+
+func fieldByTag(v reflect.Value, name string) reflect.Value {
+	for i := range v.NumField() {
+		tag, opts, _ := strings.Cut(v.Type().Field(i).Tag.Get("mapstructure"), ",")
+		if opts == "squash" {
+			if f := fieldByTag(v.Field(i), name); f.IsValid() {
+				return f
+			}
+			continue
+		}
+		if tag == name {
+			return v.Field(i)
+		}
+	}
+	return reflect.Value{}
+}
+
+func TestEnvNames(t *testing.T) {
+	keys := Keys()
+	names := map[string]string{}
+	for _, k := range keys {
+		n := EnvName(k)
+		if other, dup := names[n]; dup {
+			t.Errorf("%s and %s share %s", other, k, n)
+		}
+		names[n] = k
+	}
+	for legacy, key := range legacyEnv() {
+		if !slices.Contains(keys, key) {
+			t.Errorf("legacy %s names unknown key %s", legacy, key)
+		}
+		if other, ok := names[legacy]; ok && other != key {
+			t.Errorf("legacy %s collides with %s", legacy, other)
+		}
+	}
+	for flag, key := range flagKeys() {
+		if !slices.Contains(keys, key) {
+			t.Errorf("flag --%s names unknown key %s", flag, key)
+		}
+	}
+	if got := EnvName("limits.max.memory_mb"); got != "PYEXEC_LIMITS_MAX_MEMORY_MB" {
+		t.Errorf("EnvName = %s", got)
+	}
+}

@@ -1,0 +1,160 @@
+package interpreters
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// Set is the immutable collection of interpreters a server runs.
+type Set struct {
+	list []Interpreter // newest first
+	def  Interpreter
+}
+
+// NewSet builds a Set from list. def is a series ("3.12") or full
+// version; empty picks 3.12 when present, else the newest.
+func NewSet(list []Interpreter, def string) (*Set, error) {
+	if len(list) == 0 {
+		return nil, errNone
+	}
+	s := &Set{list: append([]Interpreter(nil), list...)}
+	sortNewestFirst(s.list)
+	want := def
+	if want == "" {
+		want = "3.12"
+	}
+	in, err := s.find(want)
+	switch {
+	case err == nil:
+		s.def = in
+	case def == "":
+		s.def = s.list[0]
+	default:
+		return nil, fmt.Errorf("default interpreter: %w", err)
+	}
+	return s, nil
+}
+
+// UnknownError is returned for a selector that names no interpreter of the
+// set. Its message lists what is available and no host path.
+type UnknownError struct {
+	Selector  string
+	Available []string // series, newest first
+}
+
+func (e *UnknownError) Error() string {
+	return fmt.Sprintf("python version %q is not available; available versions: %s",
+		e.Selector, strings.Join(e.Available, ", "))
+}
+
+// All returns every interpreter, newest first.
+func (s *Set) All() []Interpreter { return append([]Interpreter(nil), s.list...) }
+
+// Default returns the interpreter used when a request names none.
+func (s *Set) Default() Interpreter { return s.def }
+
+// Get returns the interpreter with the full version v.
+func (s *Set) Get(v string) (Interpreter, bool) {
+	for _, in := range s.list {
+		if in.Version == v {
+			return in, true
+		}
+	}
+	return Interpreter{}, false
+}
+
+// List describes the interpreters for clients, default first.
+func (s *Set) List() []api.Interpreter {
+	out := []api.Interpreter{{Version: s.def.Version, Series: s.def.Series, Default: true}}
+	for _, in := range s.list {
+		if in.Version != s.def.Version {
+			out = append(out, api.Interpreter{Version: in.Version, Series: in.Series})
+		}
+	}
+	return out
+}
+
+// Resolve maps a selector to an interpreter: "" (the default), "3.12"
+// (newest 3.12.x), "3.12.1", "python3.12", or a docker image name of the
+// official python images ("python:3.12-slim", "python:3.12",
+// "docker.io/library/python:3.11-bookworm"; "python:latest" and tags
+// without a version mean the default).
+func (s *Set) Resolve(selector string) (api.Interpreter, error) {
+	in, err := s.Select(selector)
+	if err != nil {
+		return api.Interpreter{}, err
+	}
+	return api.Interpreter{Version: in.Version, Series: in.Series, Default: in.Version == s.def.Version}, nil
+}
+
+// Select is Resolve returning the host-side interpreter.
+func (s *Set) Select(selector string) (Interpreter, error) {
+	want, err := parseSelector(selector)
+	if err != nil {
+		return Interpreter{}, s.unknown(selector)
+	}
+	if want == "" {
+		return s.def, nil
+	}
+	in, err := s.find(want)
+	if err != nil {
+		return Interpreter{}, s.unknown(selector)
+	}
+	return in, nil
+}
+
+func (s *Set) unknown(selector string) error {
+	var avail []string
+	seen := map[string]bool{}
+	for _, in := range s.list {
+		if !seen[in.Series] {
+			seen[in.Series] = true
+			avail = append(avail, in.Series)
+		}
+	}
+	return &UnknownError{Selector: selector, Available: avail}
+}
+
+// find returns the newest interpreter matching a series or full version.
+func (s *Set) find(want string) (Interpreter, error) {
+	for _, in := range s.list { // newest first
+		if in.Version == want || in.Series == want {
+			return in, nil
+		}
+	}
+	return Interpreter{}, fmt.Errorf("no interpreter %s", want)
+}
+
+var (
+	imageRe   = regexp.MustCompile(`^(?:(?:[a-z0-9.-]+(?::\d+)?/)?library/|docker\.io/)?python(?::([A-Za-z0-9_.-]+))?$`)
+	versionRe = regexp.MustCompile(`^(\d+(?:\.\d+){0,2})`)
+	plainRe   = regexp.MustCompile(`^(?:python)?(\d+\.\d+(?:\.\d+)?)$`)
+)
+
+// parseSelector returns the wanted series or version, "" for the default,
+// or an error when the selector names no Python.
+func parseSelector(sel string) (string, error) {
+	sel = strings.TrimSpace(sel)
+	if sel == "" {
+		return "", nil
+	}
+	if m := plainRe.FindStringSubmatch(sel); m != nil {
+		return m[1], nil
+	}
+	m := imageRe.FindStringSubmatch(strings.ToLower(sel))
+	if m == nil {
+		return "", fmt.Errorf("selector %q names no python image", sel)
+	}
+	tag := m[1]
+	v := versionRe.FindString(tag)
+	switch {
+	case v == "" || v == "3":
+		return "", nil // python, python:latest, python:slim, python:3-slim
+	case !strings.Contains(v, "."):
+		return "", fmt.Errorf("selector %q: python %s is not supported", sel, v)
+	}
+	return v, nil
+}

@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+	"io/fs"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// Runner runs one validated job to its end. The server declares it; the
+// binary in cmd/pyexecd implements it over interpreters/, jail/ and cgroup/.
+//
+// Run returns an error only when the job could not be run for a reason that
+// is the server's, not the user's (the error is logged, never shown to the
+// client). Cancelling ctx stops the jail; the Outcome then has Killed set
+// and keeps the output produced so far.
+type Runner interface {
+	Run(ctx context.Context, job Job) (Outcome, error)
+}
+
+// Interpreters resolves a client's interpreter selector. The server
+// declares it; interpreters.Set implements it.
+type Interpreters interface {
+	// List returns the interpreters the server can run, default first.
+	List() []api.Interpreter
+	// Resolve maps "" (the default), "3.12", "3.12.1", "python:3.12-slim"
+	// or "python:3.12" to an interpreter. An unknown selector gives an error
+	// whose message names the available versions and no host path.
+	Resolve(selector string) (api.Interpreter, error)
+}
+
+// File is one entry of the job's work tree, with a slash-separated path
+// relative to the work dir, already checked to stay inside it.
+type File struct {
+	Path     string
+	Mode     fs.FileMode // permission bits; fs.ModeDir for directories, fs.ModeSymlink for links
+	Data     []byte      // content of a regular file
+	Linkname string      // target of a symlink, relative, checked to stay in the tree
+}
+
+// Limits are the resolved limits of one job, already validated against the
+// server's bounds.
+type Limits struct {
+	Timeout        time.Duration
+	MemoryBytes    int64
+	DiskBytes      int64   // size of each of /work and /tmp
+	CPUShares      int     // relative weight, v1 shares (2..262144)
+	CPULimit       float64 // cores; 0 = no quota
+	Pids           int
+	MaxOutputBytes int64 // per stream
+	Network        bool
+}
+
+// Job is one execution request after decoding and validation.
+type Job struct {
+	ID           string
+	Interpreter  api.Interpreter
+	Files        []File // every directory appears before the entries inside it
+	Entrypoint   string // slash-separated path relative to the work dir
+	Args         []string
+	Env          []string // KEY=value
+	Stdin        []byte
+	PreCommands  []string
+	Requirements string // requirements.txt text, may be empty; "-" turns import detection off
+	// DetectImports asks the runner to add the third-party imports found in
+	// the job's files to Requirements (unless Requirements is "-"). The
+	// server sets it for /eval jobs when auto-detection is configured on.
+	DetectImports bool
+	EvalLastExpr  bool
+	Limits        Limits
+}
+
+// Outcome is what a Runner observed.
+type Outcome struct {
+	ExitCode        int
+	Stdout, Stderr  []byte
+	StdoutTruncated bool
+	StderrTruncated bool
+	TimedOut        bool
+	OOMKilled       bool
+	Killed          bool
+	// OutputLimit is set when the run was stopped because output exceeded
+	// the hard cap.
+	OutputLimit bool
+	// Failure is a user-facing message when the code could not run (a
+	// pre_command failed, a dependency did not install). Empty otherwise.
+	Failure string
+
+	// HasResult is true for eval_last_expr jobs whose code ran to its end;
+	// Result is then nil for "no trailing expression" or None.
+	HasResult bool
+	Result    *string
+	ErrorType string
+	ErrorLine int // 0 = unknown
+
+	CPU           time.Duration
+	MemoryPeak    int64
+	Duration      time.Duration
+	PythonVersion string
+}
