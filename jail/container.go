@@ -1,0 +1,116 @@
+package jail
+
+import (
+	"fmt"
+
+	"github.com/opencontainers/cgroups"
+	// The device rule manager: without it libcontainer refuses device rules.
+	_ "github.com/opencontainers/cgroups/devices"
+	devices "github.com/opencontainers/cgroups/devices/config"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+const (
+	roBind    = unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
+	tmpfsFlag = unix.MS_NOSUID | unix.MS_NODEV
+)
+
+// charDevice is a host device bound into the jail (user namespaces cannot
+// mknod).
+func charDevice(path string, major, minor int64) *devices.Device {
+	return &devices.Device{
+		Rule: devices.Rule{Type: devices.CharDevice, Major: major, Minor: minor,
+			Permissions: "rwm", Allow: true},
+		Path: path, FileMode: 0o666,
+	}
+}
+
+var (
+	jailDevices = []*devices.Device{
+		charDevice("/dev/null", 1, 3),
+		charDevice("/dev/zero", 1, 5),
+		charDevice("/dev/full", 1, 7),
+		charDevice("/dev/random", 1, 8),
+		charDevice("/dev/urandom", 1, 9),
+	}
+	deviceRules = func() []*devices.Rule {
+		rules := make([]*devices.Rule, len(jailDevices))
+		for i, d := range jailDevices {
+			rules[i] = &d.Rule
+		}
+		return rules
+	}()
+)
+
+// containerConfig is the libcontainer configuration of one jail.
+func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*configs.Config, error) {
+	l := spec.Limits
+	mounts := []*configs.Mount{
+		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
+		{Source: "tmpfs", Destination: "/dev", Device: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_STRICTATIME, Data: "mode=755,size=64k"},
+		{Source: "shm", Destination: "/dev/shm", Device: "tmpfs", Flags: tmpfsFlag | unix.MS_NOEXEC, Data: fmt.Sprintf("mode=1777,size=%d", min(l.DiskBytes, 64<<20))},
+		{Source: "tmpfs", Destination: "/tmp", Device: "tmpfs", Flags: tmpfsFlag, Data: fmt.Sprintf("mode=1777,size=%d", l.DiskBytes)},
+		{Source: workDir, Destination: "/work", Device: "bind", Flags: unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV},
+	}
+	for _, p := range m.binds {
+		mounts = append(mounts, &configs.Mount{Source: p, Destination: p, Device: "bind", Flags: roBind})
+	}
+	for _, p := range spec.Mounts {
+		if !m.allowed[p] {
+			return nil, fmt.Errorf("mount %s: not among the manager's mounts", p)
+		}
+		mounts = append(mounts, &configs.Mount{Source: p, Destination: p, Device: "bind", Flags: roBind})
+	}
+
+	ns := configs.Namespaces{
+		{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
+		{Type: configs.NEWIPC}, {Type: configs.NEWUTS}, {Type: configs.NEWCGROUP},
+	}
+	var networks []*configs.Network
+	if !spec.Network {
+		ns = append(ns, configs.Namespace{Type: configs.NEWNET})
+		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/8", Gateway: "localhost"}}
+	}
+	ids := []configs.IDMap{{ContainerID: 0, HostID: int64(m.cfg.HostIDBase), Size: int64(m.cfg.HostIDCount)}}
+	oomScore := 1000 // under host memory pressure, jails go first
+	nofile := uint64(1024)
+	return &configs.Config{
+		Rootfs:            m.rootfs,
+		Readonlyfs:        true,
+		RootPropagation:   unix.MS_SLAVE | unix.MS_REC,
+		Mounts:            mounts,
+		Devices:           jailDevices,
+		Hostname:          "pyexec",
+		Namespaces:        ns,
+		Networks:          networks,
+		UIDMappings:       ids,
+		GIDMappings:       ids,
+		Capabilities:      &configs.Capabilities{},
+		NoNewPrivileges:   true,
+		Seccomp:           m.seccomp,
+		OomScoreAdj:       &oomScore,
+		ParentDeathSignal: int(unix.SIGKILL),
+		Cgroups: &cgroups.Cgroup{
+			Path: cgroupPath,
+			// Memory, CPU and pids limits are written by package cgroup;
+			// libcontainer joins the group and writes only the device
+			// allowlist (the jail's five character devices, nothing else).
+			Resources: &cgroups.Resources{Devices: deviceRules},
+		},
+		Rlimits: []configs.Rlimit{
+			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
+			{Type: unix.RLIMIT_NOFILE, Hard: nofile, Soft: nofile},
+			{Type: unix.RLIMIT_FSIZE, Hard: uint64(l.DiskBytes), Soft: uint64(l.DiskBytes)},
+		},
+		MaskPaths: []string{
+			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+			"/proc/interrupts", "/proc/sysrq-trigger",
+		},
+		ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys"},
+	}, nil
+}
+
+// hostID is the host id that the jail's id maps onto.
+func (m *Manager) hostID(id int) int { return m.cfg.HostIDBase + id }

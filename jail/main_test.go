@@ -1,0 +1,119 @@
+package jail_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+)
+
+func TestMain(m *testing.M) {
+	jail.Init()
+	os.Exit(m.Run())
+}
+
+// requireJail skips a test that needs root, namespaces and cgroups on a
+// machine without them, and fails it under CI=true, where it must run.
+func requireJail(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("jail tests need root; CI=true runs them as root, so this is a failure")
+	}
+	t.Skip("jail tests need root, user namespaces and cgroups (requireJail)")
+}
+
+type env struct {
+	m      *jail.Manager
+	interp *interpreters.Set
+	state  string
+}
+
+var (
+	envOnce sync.Once
+	shared  *env
+	envErr  error
+)
+
+// testEnv returns the package's one Manager (the state dir is locked by one
+// Manager at a time).
+func testEnv(t testing.TB) *env {
+	t.Helper()
+	requireJail(t)
+	envOnce.Do(func() {
+		set, err := interpreters.Discover(context.Background(), interpreters.Options{
+			System: true, BaseMounts: jail.DefaultBaseMounts, Env: os.Environ(),
+		})
+		if err != nil {
+			envErr = err
+			return
+		}
+		var mounts []string
+		for _, in := range set.All() {
+			mounts = append(mounts, in.Mounts...)
+		}
+		cg, err := cgroup.NewManager("pyexec-test")
+		if err != nil {
+			envErr = err
+			return
+		}
+		state := filepath.Join("/run", "pyexec-test")
+		m, err := jail.New(jail.Config{
+			StateDir: state, HostIDBase: 200000, Mounts: mounts,
+			Files:  map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		}, cg)
+		if err != nil {
+			envErr = err
+			return
+		}
+		shared = &env{m: m, interp: set, state: state}
+	})
+	if envErr != nil {
+		t.Fatalf("jail setup: %v", envErr)
+	}
+	return shared
+}
+
+// python builds a spec that runs code as /work/main.py with version v.
+func (e *env) python(t testing.TB, v, code string, args ...string) jail.Spec {
+	t.Helper()
+	in, err := e.interp.Select(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jail.Spec{
+		Args:   in.Command(interpreters.Run{Entrypoint: "main.py", Args: args}),
+		Env:    []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=C.UTF-8"},
+		Mounts: in.Mounts,
+		Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte(code)}},
+		Report: true,
+	}
+}
+
+func run(t testing.TB, e *env, spec jail.Spec) jail.Result {
+	t.Helper()
+	res, err := e.m.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	return res
+}
+
+func TestSmoke(t *testing.T) {
+	e := testEnv(t)
+	res := run(t, e, e.python(t, "3.12", "import sys\nprint('hi', sys.version_info[:2])"))
+	if strings.TrimSpace(string(res.Stdout)) != "hi (3, 12)" || res.ExitCode != 0 {
+		t.Fatalf("got exit %d stdout %q stderr %q", res.ExitCode, res.Stdout, res.Stderr)
+	}
+	t.Logf("duration %v usage %+v", res.Duration, res.Usage)
+}

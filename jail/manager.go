@@ -1,0 +1,199 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runc/libcontainer/seccomp"
+	"golang.org/x/sys/unix"
+
+	"github.com/pyexec/pyexec/cgroup"
+)
+
+// Config is the service-wide jail setup.
+type Config struct {
+	// StateDir holds libcontainer's state (run/), the shared read-only
+	// root skeleton (rootfs/) and the per-jail work dirs (work/). Put it on
+	// a tmpfs such as /run. Required.
+	StateDir string
+	// HostIDBase and HostIDCount are the host uid/gid range the jail's ids
+	// 0..HostIDCount-1 map onto. HostIDBase must not be 0. Zero count:
+	// 65536.
+	HostIDBase, HostIDCount int
+	// SandboxUID is the uid (and gid) the command runs as inside the jail.
+	// Zero: 1000.
+	SandboxUID int
+	// BaseMounts are the host paths every jail sees read-only (symlinks,
+	// like /bin -> usr/bin, are recreated as symlinks). Nil: /usr, /bin,
+	// /sbin, /lib, /lib32, /lib64, /libx32, /etc/ssl, whichever exist.
+	BaseMounts []string
+	// Mounts are the extra host directories that Specs may ask for
+	// (interpreter prefixes); their mountpoints are made once.
+	Mounts []string
+	// Files are read-only files placed in every jail (path -> content),
+	// such as the interpreter bootstrap.
+	Files map[string][]byte
+	// Logger receives sweep and cleanup reports. Nil: discard.
+	Logger *slog.Logger
+}
+
+// DefaultBaseMounts are the host paths a jail sees when Config.BaseMounts
+// is nil.
+var DefaultBaseMounts = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl"}
+
+// Manager starts jails. It is safe for concurrent use.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	cg       *cgroup.Manager
+	rootfs   string
+	runDir   string
+	workDir  string
+	binds    []string // base mounts that are directories
+	seccomp  *configs.Seccomp
+	allowed  map[string]bool // Config.Mounts
+	lockFile *os.File
+
+	mu      sync.Mutex
+	running map[string]*Jail
+}
+
+// New checks that the host can isolate jails (root, user namespaces,
+// seccomp), takes the state dir, sweeps what a previous server left in
+// it and in cg, and builds the shared root skeleton. It fails closed: no
+// Manager, no jails.
+func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkHost(); err != nil {
+		return nil, err
+	}
+	if cfg.HostIDCount == 0 {
+		cfg.HostIDCount = 65536
+	}
+	if cfg.SandboxUID == 0 {
+		cfg.SandboxUID = 1000
+	}
+	if cfg.BaseMounts == nil {
+		cfg.BaseMounts = DefaultBaseMounts
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := &Manager{
+		cfg: cfg, log: log, cg: cg,
+		rootfs:  filepath.Join(cfg.StateDir, "rootfs"),
+		runDir:  filepath.Join(cfg.StateDir, "run"),
+		workDir: filepath.Join(cfg.StateDir, "work"),
+		seccomp: seccompProfile(),
+		allowed: map[string]bool{},
+		running: map[string]*Jail{},
+	}
+	for _, p := range cfg.Mounts {
+		m.allowed[filepath.Clean(p)] = true
+	}
+	if err := m.lock(); err != nil {
+		return nil, err
+	}
+	for _, d := range []string{m.runDir, m.workDir} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("make state dir: %w", err)
+		}
+	}
+	if err := m.Sweep(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("sweep leftovers: %w", err)
+	}
+	if err := m.buildRootfs(); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("build root skeleton: %w", err)
+	}
+	return m, nil
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.StateDir == "" || !filepath.IsAbs(c.StateDir):
+		return fmt.Errorf("jail state dir %q: must be an absolute path", c.StateDir)
+	case c.HostIDBase <= 0:
+		return errors.New("jail host id base must be > 0: jail root must never be host root")
+	case c.HostIDCount < 0 || c.SandboxUID < 0 || (c.HostIDCount > 0 && c.SandboxUID >= c.HostIDCount):
+		return fmt.Errorf("jail ids: sandbox uid %d outside the mapped range of %d", c.SandboxUID, c.HostIDCount)
+	}
+	return nil
+}
+
+// checkHost fails when jails could not be isolated.
+func checkHost() error {
+	if os.Geteuid() != 0 {
+		return errors.New("jails need root: run pyexecd as root (jail users map to an unprivileged host id range)")
+	}
+	if !seccomp.Enabled {
+		return errors.New("this binary was built without seccomp support (build with cgo and -tags seccomp)")
+	}
+	if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+		return fmt.Errorf("user namespaces unavailable: %w", err)
+	}
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		return errors.New("user namespaces are disabled (user.max_user_namespaces = 0)")
+	}
+	return nil
+}
+
+// lock takes an exclusive lock on the state dir so that two servers never
+// sweep each other's jails.
+func (m *Manager) lock() error {
+	if err := os.MkdirAll(m.cfg.StateDir, 0o711); err != nil {
+		return fmt.Errorf("make state dir: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(m.cfg.StateDir, "lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("open state lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("state dir %s is in use by another pyexecd: %w", m.cfg.StateDir, err)
+	}
+	m.lockFile = f
+	return nil
+}
+
+// Close releases the state dir. Running jails are not stopped: kill them
+// first.
+func (m *Manager) Close() error {
+	if m.lockFile == nil {
+		return nil
+	}
+	err := m.lockFile.Close()
+	m.lockFile = nil
+	return err
+}
+
+// Running returns how many jails are running now.
+func (m *Manager) Running() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running)
+}
+
+// KillAll kills every running jail.
+func (m *Manager) KillAll() {
+	m.mu.Lock()
+	jails := make([]*Jail, 0, len(m.running))
+	for _, j := range m.running {
+		jails = append(jails, j)
+	}
+	m.mu.Unlock()
+	for _, j := range jails {
+		j.Kill()
+	}
+}

@@ -1,0 +1,281 @@
+package jail
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+
+	"github.com/pyexec/pyexec/cgroup"
+)
+
+// Jail is one running jail.
+type Jail struct {
+	id      string
+	m       *Manager
+	group   *cgroup.Group
+	work    string
+	c       *libcontainer.Container
+	proc    *libcontainer.Process
+	started time.Time
+	limits  Limits
+
+	stdout, stderr, report *capture
+
+	mu       sync.Mutex
+	killed   bool
+	timedOut bool
+	stop     chan struct{} // closed when the process has exited
+	timer    *time.Timer
+}
+
+// Run starts spec and waits for its end. Cancelling ctx kills the jail;
+// the Result then has Killed set and keeps the output produced so far.
+func (m *Manager) Run(ctx context.Context, spec Spec) (Result, error) {
+	j, err := m.Start(spec)
+	if err != nil {
+		return Result{}, err
+	}
+	stopWatch := context.AfterFunc(ctx, j.Kill)
+	defer stopWatch()
+	return j.Wait()
+}
+
+func newID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return "j" + hex.EncodeToString(b)
+}
+
+// Start creates and starts a jail for spec. Call Wait to collect it; every
+// resource is released by Wait, or here on error.
+func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
+	if len(spec.Args) == 0 {
+		return nil, errors.New("jail spec: no command")
+	}
+	spec.Limits = spec.Limits.withDefaults()
+	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{})}
+	var cleanups []func() error
+	defer func() {
+		if retErr != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				if err := cleanups[i](); err != nil {
+					m.log.Warn("jail cleanup after failed start", "jail", j.id, "err", err)
+				}
+			}
+		}
+	}()
+
+	g, err := m.cg.Create(j.id, spec.Limits.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("jail cgroup: %w", err)
+	}
+	j.group = g
+	cleanups = append(cleanups, g.Delete)
+
+	j.work = filepath.Join(m.workDir, j.id)
+	uid := m.hostID(m.cfg.SandboxUID)
+	if err := mountWork(j.work, spec.Limits.DiskBytes, uid, uid); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() error { return unmountWork(j.work) })
+	if err := writeFiles(j.work, spec.Files, uid, uid); err != nil {
+		return nil, fmt.Errorf("place files: %w", err)
+	}
+
+	cfg, err := m.containerConfig(&spec, g.Path(), j.work)
+	if err != nil {
+		return nil, err
+	}
+	c, err := libcontainer.Create(m.runDir, j.id, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create container: %w", err)
+	}
+	j.c = c
+	cleanups = append(cleanups, c.Destroy)
+
+	p, closeChild, err := j.process(&spec)
+	if err != nil {
+		return nil, err
+	}
+	j.proc = p
+	m.track(j, true)
+	cleanups = append(cleanups, func() error { m.track(j, false); return nil })
+	j.started = time.Now()
+	err = c.Run(p)
+	closeChild()
+	if err != nil {
+		return nil, fmt.Errorf("start container: %w", err)
+	}
+	j.timer = time.AfterFunc(spec.Limits.Timeout, j.timeout)
+	return j, nil
+}
+
+// process wires the command's stdio to pipes read by captures. closeChild
+// closes the ends the jail holds once it has them.
+func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
+	var parentEnds, childEnds []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		if err == nil {
+			parentEnds, childEnds = append(parentEnds, r, w), append(childEnds, r, w)
+		}
+		return r, w, err
+	}
+	fail := func(err error) (*libcontainer.Process, func(), error) {
+		closeAll(parentEnds)
+		return nil, nil, fmt.Errorf("make pipes: %w", err)
+	}
+	inR, inW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	outR, outW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	errR, errW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	uid := j.m.cfg.SandboxUID
+	p := &libcontainer.Process{
+		Args: spec.Args, Env: spec.Env, UID: uid, GID: uid, Cwd: "/work",
+		Stdin: inR, Stdout: outW, Stderr: errW, Init: true,
+	}
+	var repW *os.File
+	if spec.Report {
+		var repR *os.File
+		repR, repW, err = pipe()
+		if err != nil {
+			return fail(err)
+		}
+		p.ExtraFiles = []*os.File{repW}
+		j.report = newCapture(repR, maxReportBytes)
+	}
+	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes)
+	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes)
+	go func(data []byte) {
+		_, _ = inW.Write(data) // EPIPE when the code does not read it all
+		inW.Close()
+	}(spec.Stdin)
+	closeChild := func() {
+		inR.Close()
+		outW.Close()
+		errW.Close()
+		if repW != nil {
+			repW.Close()
+		}
+	}
+	return p, closeChild, nil
+}
+
+func (m *Manager) track(j *Jail, on bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if on {
+		m.running[j.id] = j
+	} else {
+		delete(m.running, j.id)
+	}
+}
+
+// ID is the jail's name (container id and cgroup name).
+func (j *Jail) ID() string { return j.id }
+
+// Kill stops the jail at once. It is safe to call from any goroutine, any
+// number of times, before or after the jail ended.
+func (j *Jail) Kill() { j.kill(false) }
+
+func (j *Jail) timeout() { j.kill(true) }
+
+func (j *Jail) kill(timedOut bool) {
+	j.mu.Lock()
+	select {
+	case <-j.stop:
+		j.mu.Unlock()
+		return
+	default:
+	}
+	if !j.killed && !j.timedOut {
+		j.timedOut, j.killed = timedOut, !timedOut
+	}
+	j.mu.Unlock()
+	// The code is pid 1 of its pid namespace: killing it kills everything
+	// in the namespace. The cgroup kill catches anything else.
+	_ = j.proc.Signal(unix.SIGKILL)
+	_ = j.group.Kill()
+}
+
+// Wait waits for the jail's end, collects its result and removes every
+// trace of it.
+func (j *Jail) Wait() (Result, error) {
+	var res Result
+	ps, waitErr := j.proc.Wait()
+	res.Duration = time.Since(j.started)
+	j.mu.Lock()
+	close(j.stop)
+	res.TimedOut, res.Killed = j.timedOut, j.killed
+	j.mu.Unlock()
+	j.timer.Stop()
+	// Output pipes end when the last task holding them is gone; the pid
+	// namespace dies with its init, so this does not wait long.
+	_ = j.group.Kill()
+	res.Stdout, res.StdoutBytes, res.StdoutTruncated = j.stdout.wait()
+	res.Stderr, res.StderrBytes, res.StderrTruncated = j.stderr.wait()
+	if j.report != nil {
+		res.Report, _, _ = j.report.wait()
+	}
+	usage, usageErr := j.group.Usage()
+	res.Usage = usage
+	res.OOMKilled = usage.OOMKills > 0
+	cleanErr := j.cleanup()
+
+	if ps != nil {
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+			switch {
+			case ws.Exited():
+				res.ExitCode = ws.ExitStatus()
+			case ws.Signaled():
+				res.Signal = ws.Signal()
+				res.ExitCode = 128 + int(ws.Signal())
+			}
+		}
+	} else if waitErr != nil {
+		return res, errors.Join(fmt.Errorf("wait for jail: %w", waitErr), cleanErr)
+	}
+	if usageErr != nil {
+		return res, errors.Join(usageErr, cleanErr)
+	}
+	return res, cleanErr
+}
+
+// cleanup removes the container state, the cgroup and the work dir.
+func (j *Jail) cleanup() error {
+	defer j.m.track(j, false)
+	var errs []error
+	if err := j.c.Destroy(); err != nil {
+		errs = append(errs, fmt.Errorf("destroy container: %w", err))
+	}
+	if err := j.group.Delete(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := unmountWork(j.work); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

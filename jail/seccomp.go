@@ -1,0 +1,83 @@
+package jail
+
+import (
+	"strings"
+
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"golang.org/x/sys/unix"
+)
+
+// allowedSyscalls is the seccomp allowlist, in the spirit of Docker's
+// default profile for an unprivileged process. Everything else returns
+// EPERM: mount, umount2, pivot_root, chroot, ptrace, process_vm_*, bpf,
+// keyctl, add_key, request_key, kexec_*, *_module, unshare, setns,
+// perf_event_open, userfaultfd, open_by_handle_at, io_uring_*, the new
+// mount API (fsopen, fsmount, move_mount, open_tree), quotactl, reboot,
+// swapon/off, settimeofday, clock_settime, acct, syslog, iopl, ioperm ...
+const allowedSyscalls = `
+accept accept4 access alarm arch_prctl bind brk cachestat capget capset chdir chmod chown
+clock_getres clock_gettime clock_nanosleep close close_range connect copy_file_range creat
+dup dup2 dup3 epoll_create epoll_create1 epoll_ctl epoll_pwait epoll_pwait2 epoll_wait
+eventfd eventfd2 execve execveat exit exit_group faccessat faccessat2 fadvise64 fallocate
+fchdir fchmod fchmodat fchmodat2 fchown fchownat fcntl fdatasync fgetxattr flistxattr flock
+fork fremovexattr fsetxattr fstat fstatfs fsync ftruncate futex futex_requeue futex_wait
+futex_waitv futex_wake futimesat get_mempolicy get_robust_list getcpu getcwd getdents
+getdents64 getegid geteuid getgid getgroups getitimer getpeername getpgid getpgrp getpid
+getppid getpriority getrandom getresgid getresuid getrlimit getrusage getsid getsockname
+getsockopt gettid gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1
+inotify_rm_watch io_cancel io_destroy io_getevents io_pgetevents io_setup io_submit ioctl
+ioprio_get ioprio_set kill landlock_add_rule landlock_create_ruleset landlock_restrict_self
+lchown lgetxattr link linkat listen listxattr llistxattr lremovexattr lseek lsetxattr lstat
+madvise map_shadow_stack mbind membarrier memfd_create mincore mkdir mkdirat mknod mknodat
+mlock mlock2 mlockall mmap mprotect mq_getsetattr mq_notify mq_open mq_timedreceive
+mq_timedsend mq_unlink mremap msgctl msgget msgrcv msgsnd msync munlock munlockall munmap
+nanosleep newfstatat open openat openat2 pause pidfd_open pidfd_send_signal pipe pipe2
+pkey_alloc pkey_free pkey_mprotect poll ppoll prctl pread64 preadv preadv2 prlimit64
+process_mrelease pselect6 pwrite64 pwritev pwritev2 read readahead readlink readlinkat readv
+recvfrom recvmmsg recvmsg remap_file_pages removexattr rename renameat renameat2
+restart_syscall rmdir rseq rt_sigaction rt_sigpending rt_sigprocmask rt_sigqueueinfo
+rt_sigreturn rt_sigsuspend rt_sigtimedwait rt_tgsigqueueinfo sched_get_priority_max
+sched_get_priority_min sched_getaffinity sched_getattr sched_getparam sched_getscheduler
+sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam sched_setscheduler
+sched_yield seccomp select semctl semget semop semtimedop sendfile sendmmsg sendmsg sendto
+set_mempolicy set_robust_list set_tid_address setfsgid setfsuid setgid setgroups setitimer
+setpgid setpriority setregid setresgid setresuid setreuid setrlimit setsid setsockopt setuid
+setxattr shmat shmctl shmdt shmget shutdown sigaltstack signalfd signalfd4 socket socketpair
+splice stat statfs statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill
+time timer_create timer_delete timer_getoverrun timer_gettime timer_settime timerfd_create
+timerfd_gettime timerfd_settime times tkill truncate umask uname unlink unlinkat utime
+utimensat utimes vfork vmsplice wait4 waitid write writev
+`
+
+// namespaceFlags are the clone flags that would create namespaces.
+const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC |
+	unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP
+
+// seccompProfile builds the filter every jail gets. It is built once per
+// Manager.
+func seccompProfile() *configs.Seccomp {
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	p := &configs.Seccomp{
+		DefaultAction:   configs.Errno,
+		DefaultErrnoRet: &eperm,
+		Architectures:   []string{"amd64"},
+	}
+	for _, name := range strings.Fields(allowedSyscalls) {
+		p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: name, Action: configs.Allow})
+	}
+	// clone only without namespace flags; clone3 passes its flags in
+	// memory seccomp cannot read, so it says ENOSYS and glibc falls back
+	// to clone.
+	p.Syscalls = append(p.Syscalls,
+		&configs.Syscall{Name: "clone", Action: configs.Allow, Args: []*configs.Arg{{
+			Index: 0, Value: namespaceFlags, ValueTwo: 0, Op: configs.MaskEqualTo,
+		}}},
+		&configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys},
+	)
+	// personality only for the harmless values (Docker's list).
+	for _, v := range []uint64{0x0, 0x0008, 0x20000, 0x20008, 0xffffffff} {
+		p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: "personality", Action: configs.Allow,
+			Args: []*configs.Arg{{Index: 0, Value: v, Op: configs.EqualTo}}})
+	}
+	return p
+}
