@@ -94,6 +94,7 @@ def _run(path, args, eval_last, fd):
         raise
     except BaseException as e:
         tb = _user_tb(e.__traceback__)
+        e.__traceback__ = tb  # the default hook prints the exception's own
         _report(fd, error_type=type(e).__name__, error_line=_error_line(e, tb))
         sys.excepthook(type(e), e, tb)
         sys.exit(1)
@@ -108,7 +109,10 @@ def _main():
             eval_last = True
         elif opt == "-r":
             fd = int(argv.pop(0))
-            os.set_inheritable(fd, False)
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                fd = -1  # no report channel: run without one
         elif opt == "-p":
             pre.append(argv.pop(0))
     argv.pop(0)

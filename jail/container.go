@@ -75,6 +75,9 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 	ids := []configs.IDMap{{ContainerID: 0, HostID: int64(m.cfg.HostIDBase), Size: int64(m.cfg.HostIDCount)}}
 	oomScore := 1000 // under host memory pressure, jails go first
 	nofile := uint64(1024)
+	// Files cannot outgrow the tmpfs anyway; the rlimit sits above it so
+	// that a full disk reads as ENOSPC, not EFBIG.
+	fsize := uint64(l.DiskBytes + 1<<20)
 	return &configs.Config{
 		Rootfs:            m.rootfs,
 		Readonlyfs:        true,
@@ -101,7 +104,7 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 		Rlimits: []configs.Rlimit{
 			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
 			{Type: unix.RLIMIT_NOFILE, Hard: nofile, Soft: nofile},
-			{Type: unix.RLIMIT_FSIZE, Hard: uint64(l.DiskBytes), Soft: uint64(l.DiskBytes)},
+			{Type: unix.RLIMIT_FSIZE, Hard: fsize, Soft: fsize},
 		},
 		MaskPaths: []string{
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

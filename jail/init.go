@@ -3,6 +3,7 @@ package jail
 import (
 	"fmt"
 	"os"
+	"runtime"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/exeseal"
@@ -15,10 +16,18 @@ import (
 // Init must be the first call of main (and of TestMain) in every binary
 // that starts jails: libcontainer re-executes the binary with the argument
 // "init" as the container's first process, and Init then never returns.
+//
+// Otherwise Init pins the calling (main) goroutine to the main thread for
+// the life of the process. libcontainer joins a container's mount
+// namespace on a locked thread and lets that thread die with its
+// goroutine; the Go runtime cannot end the main thread, so without the pin
+// the main thread could stay in a jail's mount namespace and
+// /proc/self/mountinfo (read by cgroup code) would describe the jail.
 func Init() {
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		libcontainer.Init()
 	}
+	runtime.LockOSThread()
 }
 
 // sealedEnv marks a process already re-executed from a sealed copy.

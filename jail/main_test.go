@@ -16,6 +16,9 @@ import (
 
 func TestMain(m *testing.M) {
 	jail.Init()
+	if os.Getenv(crashChildEnv) != "" {
+		crashChild() // never returns
+	}
 	os.Exit(m.Run())
 }
 

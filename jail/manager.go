@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -39,6 +40,10 @@ type Config struct {
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
+	// StartThreads is how many jails may be starting at once. Each start
+	// runs on an OS thread locked for the life of the Manager (see
+	// spawner). Zero: 8.
+	StartThreads int
 	// Logger receives sweep and cleanup reports. Nil: discard.
 	Logger *slog.Logger
 }
@@ -59,6 +64,8 @@ type Manager struct {
 	seccomp  *configs.Seccomp
 	allowed  map[string]bool // Config.Mounts
 	lockFile *os.File
+
+	spawn chan func() // served by the start threads
 
 	mu      sync.Mutex
 	running map[string]*Jail
@@ -81,6 +88,9 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	if cfg.SandboxUID == 0 {
 		cfg.SandboxUID = 1000
 	}
+	if cfg.StartThreads <= 0 {
+		cfg.StartThreads = 8
+	}
 	if cfg.BaseMounts == nil {
 		cfg.BaseMounts = DefaultBaseMounts
 	}
@@ -96,6 +106,7 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		seccomp: seccompProfile(),
 		allowed: map[string]bool{},
 		running: map[string]*Jail{},
+		spawn:   make(chan func()),
 	}
 	for _, p := range cfg.Mounts {
 		m.allowed[filepath.Clean(p)] = true
@@ -117,7 +128,33 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		m.Close()
 		return nil, fmt.Errorf("build root skeleton: %w", err)
 	}
+	for i := 0; i < cfg.StartThreads; i++ {
+		go m.spawner()
+	}
 	return m, nil
+}
+
+// spawner starts containers from an OS thread that never exits.
+//
+// A jail's init is forked (CLONE_PARENT) as a child of the thread that
+// called fork, and its parent-death signal fires when that thread exits,
+// not the process. libcontainer itself locks threads and lets them die
+// (its mount-source helper), and the Go scheduler may have run that helper
+// on the thread that forked an earlier jail, killing it. A goroutine locked
+// to its thread for good keeps every other goroutine off that thread, so a
+// jail started here dies only with the server.
+func (m *Manager) spawner() {
+	runtime.LockOSThread() // never unlocked: the thread lives as long as the process
+	for f := range m.spawn {
+		f()
+	}
+}
+
+// onStartThread runs f on one of the start threads.
+func (m *Manager) onStartThread(f func() error) error {
+	done := make(chan error, 1)
+	m.spawn <- func() { done <- f() }
+	return <-done
 }
 
 func (c Config) validate() error {

@@ -111,7 +111,7 @@ func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
 	m.track(j, true)
 	cleanups = append(cleanups, func() error { m.track(j, false); return nil })
 	j.started = time.Now()
-	err = c.Run(p)
+	err = m.onStartThread(func() error { return c.Run(p) })
 	closeChild()
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)

@@ -1,0 +1,252 @@
+package jail_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+)
+
+// traces lists everything a jail could leave behind under a state dir and
+// cgroup parent: cgroup dirs in every hierarchy, container state, work dirs.
+func traces(t *testing.T, state, parent string) []string {
+	t.Helper()
+	var out []string
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/*")
+	dirs2, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/*") // v2
+	for _, d := range append(dirs, dirs2...) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			out = append(out, d)
+		}
+	}
+	for _, sub := range []string{"run", "work"} {
+		entries, _ := os.ReadDir(filepath.Join(state, sub))
+		for _, e := range entries {
+			out = append(out, filepath.Join(state, sub, e.Name()))
+		}
+	}
+	return out
+}
+
+// sandboxProcs lists host processes running as a jail's ids.
+func sandboxProcs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && (f[1] == "200000" || f[1] == "201000") {
+				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
+			}
+		}
+	}
+	return out
+}
+
+func mountTable(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestNoLeftovers(t *testing.T) {
+	e := testEnv(t)
+	before := mountTable(t)
+	kinds := []struct {
+		name string
+		code string
+		mod  func(*jail.Spec)
+		ctx  time.Duration
+	}{
+		{"ok", "print('ok')", nil, 0},
+		{"error", "raise ValueError('x')", nil, 0},
+		{"children", "import subprocess\nsubprocess.Popen(['/bin/sleep', '100'])\nprint('left a child')", nil, 0},
+		{"timeout", "import time\ntime.sleep(100)", func(s *jail.Spec) { s.Limits.Timeout = 300 * time.Millisecond }, 0},
+		{"oom", "x = bytearray(200 << 20)", func(s *jail.Spec) { s.Limits.MemoryBytes = 32 << 20 }, 0},
+		{"kill", "import time\ntime.sleep(100)", nil, 200 * time.Millisecond},
+		{"fork", "import os, time\nfor _ in range(10):\n    os.fork() or time.sleep(100)\n", func(s *jail.Spec) { s.Limits.Pids = 16; s.Limits.Timeout = time.Second }, 0},
+	}
+	const runs = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, runs)
+	sem := make(chan struct{}, 4)
+	for i := 0; i < runs; i++ {
+		k := kinds[i%len(kinds)]
+		spec := e.python(t, "3.12", k.code)
+		if k.mod != nil {
+			k.mod(&spec)
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			ctx := context.Background()
+			if k.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, k.ctx)
+				defer cancel()
+			}
+			res, err := e.m.Run(ctx, spec)
+			switch {
+			case err != nil:
+				errs <- fmt.Errorf("%s: %w", k.name, err)
+			case k.name == "oom" && !res.OOMKilled, k.name == "timeout" && !res.TimedOut, k.name == "kill" && !res.Killed:
+				errs <- fmt.Errorf("%s: verdict %+v", k.name, res)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
+		t.Errorf("after %d runs, left: %v", runs, left)
+	}
+	if procs := sandboxProcs(t); len(procs) > 0 {
+		t.Errorf("after %d runs, sandbox processes alive: %v", runs, procs)
+	}
+	if e.m.Running() != 0 {
+		t.Errorf("manager still tracks %d jails", e.m.Running())
+	}
+	if after := mountTable(t); after != before {
+		t.Errorf("mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+const (
+	crashChildEnv   = "PYEXEC_TEST_CRASH_CHILD"
+	crashStateDir   = "/run/pyexec-crash-test"
+	crashCgroupName = "pyexec-crash-test"
+)
+
+// crashChild runs in a child process: it starts jails that sleep, says
+// "ready", and waits to be SIGKILLed.
+func crashChild() {
+	fail := func(err error) { fmt.Println("error:", err); os.Exit(1) }
+	set, err := interpreters.Discover(context.Background(), interpreters.Options{BaseMounts: jail.DefaultBaseMounts, Env: os.Environ()})
+	if err != nil {
+		fail(err)
+	}
+	in := set.Default()
+	cg, err := cgroup.NewManager(crashCgroupName)
+	if err != nil {
+		fail(err)
+	}
+	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: 200000, Mounts: in.Mounts,
+		Files: map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap}}, cg)
+	if err != nil {
+		fail(err)
+	}
+	for i := 0; i < 3; i++ {
+		_, err := m.Start(jail.Spec{
+			Args:   in.Command(interpreters.Run{Entrypoint: "main.py"}),
+			Mounts: in.Mounts, Env: []string{"PATH=/usr/bin"},
+			Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte("import subprocess, time\nsubprocess.Popen(['/bin/sleep', '1000'])\nprint('up', flush=True)\ntime.sleep(1000)")}},
+			Limits: jail.Limits{Timeout: time.Hour},
+			Report: true,
+		})
+		if err != nil {
+			fail(err)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // let the jails' Pythons start
+	fmt.Println("ready")
+	select {}
+}
+
+func TestSweepAfterCrash(t *testing.T) {
+	testEnv(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashChildEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		cmd.Process.Kill()
+		t.Fatalf("child: %q", line)
+	}
+	if procs := sandboxProcs(t); len(procs) < 6 {
+		t.Errorf("before the crash: sandbox processes %v, want >= 6 (3 jails with a child each)", procs)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+
+	// The jails die with the server (the bootstrap's parent-death signal).
+	deadline := time.Now().Add(3 * time.Second)
+	for len(sandboxProcs(t)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if procs := sandboxProcs(t); len(procs) > 0 {
+		t.Errorf("jail processes survived the server's SIGKILL: %v", procs)
+	}
+	if left := traces(t, crashStateDir, crashCgroupName); len(left) == 0 {
+		t.Fatal("the crashed server left nothing behind: the test proves nothing")
+	} else {
+		t.Logf("left by the crash: %d entries", len(left))
+	}
+	cg, err := cgroup.NewManager(crashCgroupName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: 200000,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, cg)
+	if err != nil {
+		t.Fatalf("new manager after crash: %v", err)
+	}
+	m.Close()
+	if left := traces(t, crashStateDir, crashCgroupName); len(left) > 0 {
+		t.Errorf("after the start-up sweep, left: %v", left)
+	}
+}
+
+func TestJailsCannotSeeEachOther(t *testing.T) {
+	e := testEnv(t)
+	a := e.python(t, "3.12", "import time\nopen('/work/secret-a', 'w').write('a')\nopen('/tmp/secret-a', 'w').write('a')\nprint('ready', flush=True)\ntime.sleep(30)")
+	ja, err := e.m.Start(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ja.Kill(); ja.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	b := e.python(t, "3.12", `
+import os
+seen = []
+for d in ("/work", "/tmp", "/dev/shm"):
+    seen += [d + "/" + n for n in os.listdir(d)]
+pids = [p for p in os.listdir("/proc") if p.isdigit()]
+print(sorted(seen), sorted(pids))
+`)
+	res := run(t, e, b)
+	if got := strings.TrimSpace(string(res.Stdout)); got != "['/work/main.py'] ['1']" {
+		t.Fatalf("second jail sees %s (stderr %s)", got, res.Stderr)
+	}
+}
