@@ -1,0 +1,131 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// defaultEntrypoint is the file the "code" of an /eval request becomes.
+const defaultEntrypoint = "main.py"
+
+// decoder turns request bodies into validated Jobs. It does no HTTP, so it
+// is tested with plain byte slices and readers.
+type decoder struct {
+	limits        limitPolicy
+	interps       Interpreters
+	maxCodeBytes  int64
+	archive       archiveLimits
+	detectImports bool
+}
+
+// eval decodes and validates the JSON body of POST /api/v1/eval. Unknown
+// fields are ignored, as python-executor does.
+func (d *decoder) eval(body []byte) (Job, error) {
+	var req api.EvalRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return Job{}, jsonError("the body", err)
+	}
+	files := req.Files
+	if len(files) == 0 {
+		if req.Code == "" {
+			return Job{}, badRequest(`either "code" or "files" is required`)
+		}
+		files = []api.File{{Name: defaultEntrypoint, Content: req.Code}}
+	}
+	var size int64
+	for _, f := range files {
+		size += int64(len(f.Content))
+	}
+	if size > d.maxCodeBytes {
+		return Job{}, tooLarge("the code is %d bytes; the limit is %d bytes", size, d.maxCodeBytes)
+	}
+
+	t := newTree()
+	for i, f := range files {
+		name, ok := cleanName(f.Name)
+		if !ok {
+			return Job{}, badRequest(`files[%d]: invalid file name %q: it must be a relative path without ".."`, i, f.Name)
+		}
+		err := t.add(File{Path: name, Mode: 0o644, Data: []byte(f.Content)})
+		if errors.Is(err, errDuplicate) {
+			return Job{}, badRequest("files[%d]: duplicate file name %q", i, f.Name)
+		}
+		if err != nil {
+			return Job{}, badRequest("files[%d]: file name %q: %v", i, f.Name, err)
+		}
+	}
+
+	entry := req.Entrypoint
+	if entry == "" {
+		entry = files[0].Name
+	}
+	clean, ok := cleanName(entry)
+	if ok {
+		_, ok = t.regular(clean)
+	}
+	if !ok {
+		return Job{}, badRequest("entrypoint %q is not one of the files", entry)
+	}
+
+	interp, err := d.interps.Resolve(req.PythonVersion)
+	if err != nil {
+		return Job{}, &requestError{Status: http.StatusBadRequest, Msg: err.Error(), Err: err}
+	}
+	limits, err := d.limits.resolve(req.Config)
+	if err != nil {
+		return Job{}, err
+	}
+	return Job{
+		Interpreter:   interp,
+		Files:         t.files,
+		Entrypoint:    clean,
+		Stdin:         []byte(req.Stdin),
+		Requirements:  req.RequirementsTxt,
+		DetectImports: d.detectImports,
+		EvalLastExpr:  req.EvalLastExpr,
+		Limits:        limits,
+	}, nil
+}
+
+// jsonError describes a JSON decoding error of what for the client,
+// without Go type names.
+func jsonError(what string, err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	msg := what + " is not valid JSON"
+	switch {
+	case errors.As(err, &syntax):
+		msg = fmt.Sprintf("%s is not valid JSON: %s (at byte %d)", what, syntax.Error(), syntax.Offset)
+	case errors.As(err, &typ) && typ.Field != "":
+		msg = fmt.Sprintf("%s: field %q must be %s, not %s", what, typ.Field, jsonKind(typ), typ.Value)
+	case errors.As(err, &typ):
+		msg = fmt.Sprintf("%s must be a JSON object, not %s", what, typ.Value)
+	}
+	return &requestError{Status: http.StatusBadRequest, Msg: msg, Err: err}
+}
+
+func jsonKind(e *json.UnmarshalTypeError) string {
+	if e.Type == nil {
+		return "another type"
+	}
+	switch e.Type.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64:
+		return "an integer"
+	case reflect.Float64, reflect.Float32:
+		return "a number"
+	}
+	return "another type"
+}

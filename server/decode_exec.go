@@ -1,0 +1,131 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// Multipart part names of /exec/sync and /exec/async.
+const (
+	partTar      = "tar"
+	partMetadata = "metadata"
+)
+
+// exec decodes and validates the multipart body of /exec/sync and
+// /exec/async: a "tar" file part and a "metadata" JSON part, in any order.
+// Other parts are ignored.
+func (d *decoder) exec(mr *multipart.Reader) (Job, error) {
+	var (
+		t    *tree
+		meta []byte
+	)
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Job{}, &requestError{Status: http.StatusBadRequest,
+				Msg: "the body is not a valid multipart/form-data message", Err: err}
+		}
+		switch part.FormName() {
+		case partTar:
+			if t != nil {
+				return Job{}, badRequest("the %q part appears more than once", partTar)
+			}
+			if t, err = parseArchive(part, d.archive); err != nil {
+				var re *requestError
+				if errors.As(err, &re) {
+					return Job{}, err
+				}
+				return Job{}, &requestError{Status: http.StatusBadRequest,
+					Msg: `the "tar" part is not a valid tar or gzip-compressed tar archive`, Err: err}
+			}
+		case partMetadata:
+			if meta != nil {
+				return Job{}, badRequest("the %q part appears more than once", partMetadata)
+			}
+			if meta, err = io.ReadAll(part); err != nil {
+				return Job{}, &requestError{Status: http.StatusBadRequest,
+					Msg: `the "metadata" part could not be read`, Err: err}
+			}
+			if meta == nil {
+				meta = []byte{}
+			}
+		}
+		part.Close()
+	}
+	if t == nil {
+		return Job{}, badRequest("missing multipart part %q (the project as a tar archive)", partTar)
+	}
+	if meta == nil {
+		return Job{}, badRequest("missing multipart part %q (a JSON object)", partMetadata)
+	}
+	var md api.Metadata
+	if err := json.Unmarshal(meta, &md); err != nil {
+		return Job{}, jsonError(`the "metadata" part`, err)
+	}
+	return d.metadataJob(md, t)
+}
+
+// metadataJob validates md against the archive's tree and builds the Job.
+func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
+	if md.Entrypoint == "" {
+		return Job{}, badRequest("metadata.entrypoint is required")
+	}
+	entry, ok := cleanName(md.Entrypoint)
+	if ok {
+		_, ok = t.regular(entry)
+	}
+	if !ok {
+		return Job{}, badRequest("metadata.entrypoint %q is not a regular file in the archive", md.Entrypoint)
+	}
+
+	selector := md.PythonVersion
+	if selector == "" {
+		selector = md.DockerImage
+	}
+	interp, err := d.interps.Resolve(selector)
+	if err != nil {
+		return Job{}, &requestError{Status: http.StatusBadRequest, Msg: err.Error(), Err: err}
+	}
+
+	for i, kv := range md.EnvVars {
+		key, _, found := strings.Cut(kv, "=")
+		if !found || key == "" || strings.ContainsRune(kv, 0) {
+			return Job{}, badRequest("metadata.env_vars[%d] %q must have the form KEY=value", i, kv)
+		}
+	}
+	for _, list := range []struct {
+		name  string
+		items []string
+	}{{"script_args", md.ScriptArgs}, {"pre_commands", md.PreCommands}} {
+		for i, s := range list.items {
+			if strings.ContainsRune(s, 0) {
+				return Job{}, badRequest("metadata.%s[%d] contains a NUL byte", list.name, i)
+			}
+		}
+	}
+
+	limits, err := d.limits.resolve(md.Config)
+	if err != nil {
+		return Job{}, err
+	}
+	return Job{
+		Interpreter:  interp,
+		Files:        t.files,
+		Entrypoint:   entry,
+		Args:         md.ScriptArgs,
+		Env:          md.EnvVars,
+		Stdin:        []byte(md.Stdin),
+		PreCommands:  md.PreCommands,
+		Requirements: md.RequirementsTxt,
+		Limits:       limits,
+	}, nil
+}

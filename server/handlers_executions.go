@@ -1,0 +1,97 @@
+package server
+
+import (
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/pyexec/pyexec/client/api"
+)
+
+const (
+	// maxWait caps the ?wait= long-poll of GET /api/v1/executions/{id}.
+	maxWait = 60 * time.Second
+	// killWait is how long DELETE waits for a running job's Runner to
+	// return before it answers.
+	killWait = 2 * time.Second
+)
+
+// handleGetExecution serves GET /api/v1/executions/:id, with the optional
+// ?wait=<seconds> long-poll until the record is final.
+func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id := ps.ByName("id")
+	wait, err := parseWait(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if t, ok := s.disp.lookup(id); ok && wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-t.done:
+			final, _ := t.result()
+			writeJSON(w, http.StatusOK, final)
+			return
+		case <-r.Context().Done():
+			return
+		case <-timer.C:
+		case <-s.stopping:
+		}
+	}
+	e, ok := s.store.Get(id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "execution not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+// parseWait reads ?wait=<seconds>: absent is 0, more than maxWait is
+// maxWait, anything but a non-negative number is a 400.
+func parseWait(q url.Values) (time.Duration, error) {
+	if !q.Has("wait") {
+		return 0, nil
+	}
+	f, err := strconv.ParseFloat(q.Get("wait"), 64)
+	if err != nil || math.IsNaN(f) || f < 0 {
+		return 0, badRequest("wait must be a number of seconds between 0 and %d", int(maxWait.Seconds()))
+	}
+	if f >= maxWait.Seconds() {
+		return maxWait, nil
+	}
+	return time.Duration(f * float64(time.Second)), nil
+}
+
+// handleKill serves DELETE /api/v1/executions/:id. A queued job is removed
+// from the queue and ends killed; a running job is cancelled and the answer
+// waits up to killWait for its Runner to return. A finished one is left
+// alone and its status returned.
+func (s *Server) handleKill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id := ps.ByName("id")
+	t, active := s.disp.cancel(id, errKilled)
+	if !active {
+		e, ok := s.store.Get(id)
+		if !ok {
+			writeError(w, http.StatusNotFound, "execution not found")
+			return
+		}
+		writeJSON(w, http.StatusOK, api.KillResponse{Status: e.Status})
+		return
+	}
+	timer := time.NewTimer(killWait)
+	defer timer.Stop()
+	status := api.StatusKilled
+	select {
+	case <-t.done:
+		final, _ := t.result()
+		status = final.Status // a job that ended just before the kill keeps its status
+	case <-timer.C:
+	case <-r.Context().Done():
+		return
+	}
+	writeJSON(w, http.StatusOK, api.KillResponse{Status: status})
+}

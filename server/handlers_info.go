@@ -1,0 +1,76 @@
+package server
+
+import (
+	_ "embed"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/pyexec/pyexec/client/api"
+)
+
+var (
+	//go:embed openapi.json
+	openAPIDoc []byte
+	//go:embed docs.html
+	docsPage []byte
+)
+
+// handleHealth serves GET /health: {"status":"ok"} (compat) plus the
+// version, the interpreters and the protections in force (ours). While
+// the server shuts down it answers 503.
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	select {
+	case <-s.stopping:
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return
+	default:
+	}
+	enforced := s.opts.Enforcement
+	writeJSON(w, http.StatusOK, api.Health{
+		Status:       "ok",
+		Version:      s.opts.Version,
+		Interpreters: s.interps.List(),
+		Enforced:     &enforced,
+	})
+}
+
+// handleInterpreters serves GET /api/v1/interpreters.
+func (s *Server) handleInterpreters(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	list := s.interps.List()
+	body := api.Interpreters{Interpreters: list}
+	if body.Interpreters == nil {
+		body.Interpreters = []api.Interpreter{}
+	}
+	for _, in := range list {
+		if in.Default {
+			body.Default = in.Series
+			break
+		}
+	}
+	if body.Default == "" && len(list) > 0 {
+		body.Default = list[0].Series // List puts the default first
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// handleMetrics serves GET /metrics in the Prometheus text format.
+func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	running, queued := s.disp.counts()
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	s.metrics.write(w, running, queued)
+}
+
+// handleOpenAPI serves the OpenAPI 3 description of the API.
+func (s *Server) handleOpenAPI(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPIDoc)
+}
+
+// handleDocs serves a self-contained HTML page describing the API.
+func (s *Server) handleDocs(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(docsPage)
+}

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"io"
+	"net/http"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// handleEval serves POST /api/v1/eval: a JSON body, run synchronously.
+func (s *Server) handleEval(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	lb := s.limitBody(w, r)
+	body, err := io.ReadAll(lb)
+	if err != nil {
+		if lb.hit {
+			err = s.tooLargeBody()
+		} else {
+			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
+		}
+		s.fail(w, r, err)
+		return
+	}
+	job, err := s.dec.eval(body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.runSync(w, r, job)
+}
+
+// handleExecSync serves POST /api/v1/exec/sync.
+func (s *Server) handleExecSync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	job, err := s.decodeExec(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.runSync(w, r, job)
+}
+
+// handleExecAsync serves POST /api/v1/exec/async: 202 with the id at once.
+func (s *Server) handleExecAsync(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	job, err := s.decodeExec(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := s.enqueue(job)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, api.Accepted{ExecutionID: t.job.ID})
+}
+
+// decodeExec reads the multipart body of /exec/sync and /exec/async.
+func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error) {
+	lb := s.limitBody(w, r)
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return Job{}, &requestError{Status: http.StatusBadRequest,
+			Msg: `the body must be multipart/form-data with the parts "tar" and "metadata"`, Err: err}
+	}
+	job, err := s.dec.exec(mr)
+	if err == nil {
+		// Read the epilogue to the end: net/http only notices a client that
+		// goes away (and cancels r.Context) once the body is consumed.
+		if _, cerr := io.Copy(io.Discard, lb); cerr != nil {
+			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: cerr}
+		}
+	}
+	if err != nil && lb.hit {
+		return Job{}, s.tooLargeBody()
+	}
+	return job, err
+}
+
+// runSync queues job and answers with its final record. If the client goes
+// away first, the job is killed.
+func (s *Server) runSync(w http.ResponseWriter, r *http.Request, job Job) {
+	t, err := s.enqueue(job)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	select {
+	case <-t.done:
+	case <-r.Context().Done():
+		s.disp.cancel(t.job.ID, errClientGone)
+		return // nobody is left to answer
+	}
+	final, _ := t.result()
+	writeJSON(w, http.StatusOK, final)
+}

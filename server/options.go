@@ -1,0 +1,225 @@
+package server
+
+import (
+	"fmt"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// LimitValues is one set of per-job limits in the units of the API's
+// "config" object.
+type LimitValues struct {
+	TimeoutSeconds int
+	MemoryMB       int
+	DiskMB         int     // size of each of /work and /tmp
+	CPUShares      int     // relative weight, v1 shares
+	CPULimit       float64 // cores; in Defaults, 0 means no CPU quota
+	PidsLimit      int
+	MaxOutputBytes int64 // per stream
+}
+
+// Options are the server's settings, as plain values. The zero value of a
+// field means the default named in its comment.
+type Options struct {
+	// Defaults are the limits of a request that leaves a config field out.
+	// A zero field takes the built-in default: timeout 300 s, memory
+	// 1024 MB, disk 2048 MB, cpu_shares 1024, no CPU quota, 256 pids,
+	// 1 MiB of output per stream.
+	Defaults LimitValues
+	// Max are the largest values a request may ask for. A zero field takes
+	// the built-in maximum: timeout 3600 s, memory 8192 MB, disk 8192 MB,
+	// cpu_shares 262144, cpu_limit the number of CPUs, 4096 pids, 16 MiB of
+	// output per stream. The minimums are fixed: timeout 1 s, memory 16 MB,
+	// disk 1 MB, cpu_shares 2, cpu_limit 0.01, 8 pids, 1024 output bytes.
+	Max LimitValues
+	// AllowNetwork lets a request ask for network access with
+	// "network_disabled": false. When false such a request gets a 400.
+	AllowNetwork bool
+
+	// MaxConcurrent is the number of jobs running at once. If zero,
+	// runtime.NumCPU() is used.
+	MaxConcurrent int
+	// QueueSize is the number of jobs that may wait for a free slot; past
+	// it a submission gets 429 with Retry-After. If zero, 100 is used.
+	QueueSize int
+
+	// RecordTTL is how long a finished execution record is kept. If zero,
+	// one hour is used.
+	RecordTTL time.Duration
+	// MaxRecords bounds the number of records kept; the oldest finished
+	// ones are evicted first, unfinished ones never. It must be at least
+	// MaxConcurrent+QueueSize. If zero, 1000 (or that sum, if larger) is used.
+	MaxRecords int
+
+	// MaxCodeBytes bounds the total size of the code of an /eval request
+	// (413 past it). If zero, 100 KiB is used.
+	MaxCodeBytes int64
+	// MaxRequestBytes bounds a request body and the extracted size of an
+	// uploaded archive (413 past it). If zero, 100 MiB is used.
+	MaxRequestBytes int64
+	// MaxArchiveEntries bounds the number of entries of an uploaded
+	// archive. If zero, 10000 is used.
+	MaxArchiveEntries int
+
+	// Version is reported by /health.
+	Version string
+	// Enforcement is reported by /health as "enforced".
+	Enforcement api.Enforcement
+	// AutoDetectImports sets Job.DetectImports on /eval jobs.
+	AutoDetectImports bool
+
+	// Logger receives the server's logs. If nil, logs are discarded.
+	Logger *slog.Logger
+}
+
+// Fixed lower bounds of the per-request limits.
+const (
+	minTimeoutSeconds = 1
+	minMemoryMB       = 16
+	minDiskMB         = 1
+	minCPUShares      = 2
+	minCPULimit       = 0.01
+	minPids           = 8
+	minOutputBytes    = 1024
+	maxCPUShares      = 262144 // the kernel's bound for v1 shares
+)
+
+func builtinDefaults() LimitValues {
+	return LimitValues{
+		TimeoutSeconds: 300,
+		MemoryMB:       1024,
+		DiskMB:         2048,
+		CPUShares:      1024,
+		PidsLimit:      256,
+		MaxOutputBytes: 1 << 20,
+	}
+}
+
+func builtinMax() LimitValues {
+	return LimitValues{
+		TimeoutSeconds: 3600,
+		MemoryMB:       8192,
+		DiskMB:         8192,
+		CPUShares:      maxCPUShares,
+		CPULimit:       float64(runtime.NumCPU()),
+		PidsLimit:      4096,
+		MaxOutputBytes: 16 << 20,
+	}
+}
+
+func minimums() LimitValues {
+	return LimitValues{
+		TimeoutSeconds: minTimeoutSeconds,
+		MemoryMB:       minMemoryMB,
+		DiskMB:         minDiskMB,
+		CPUShares:      minCPUShares,
+		CPULimit:       minCPULimit,
+		PidsLimit:      minPids,
+		MaxOutputBytes: minOutputBytes,
+	}
+}
+
+// fill returns v with each zero field taken from d.
+func (v LimitValues) fill(d LimitValues) LimitValues {
+	if v.TimeoutSeconds == 0 {
+		v.TimeoutSeconds = d.TimeoutSeconds
+	}
+	if v.MemoryMB == 0 {
+		v.MemoryMB = d.MemoryMB
+	}
+	if v.DiskMB == 0 {
+		v.DiskMB = d.DiskMB
+	}
+	if v.CPUShares == 0 {
+		v.CPUShares = d.CPUShares
+	}
+	if v.CPULimit == 0 {
+		v.CPULimit = d.CPULimit
+	}
+	if v.PidsLimit == 0 {
+		v.PidsLimit = d.PidsLimit
+	}
+	if v.MaxOutputBytes == 0 {
+		v.MaxOutputBytes = d.MaxOutputBytes
+	}
+	return v
+}
+
+// withDefaults returns o with every zero field replaced by its default.
+func (o Options) withDefaults() Options {
+	o.Defaults = o.Defaults.fill(builtinDefaults())
+	o.Max = o.Max.fill(builtinMax())
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = runtime.NumCPU()
+	}
+	if o.QueueSize == 0 {
+		o.QueueSize = 100
+	}
+	if o.RecordTTL == 0 {
+		o.RecordTTL = time.Hour
+	}
+	if o.MaxRecords == 0 {
+		o.MaxRecords = max(1000, o.MaxConcurrent+o.QueueSize)
+	}
+	if o.MaxCodeBytes == 0 {
+		o.MaxCodeBytes = 100 << 10
+	}
+	if o.MaxRequestBytes == 0 {
+		o.MaxRequestBytes = 100 << 20
+	}
+	if o.MaxArchiveEntries == 0 {
+		o.MaxArchiveEntries = 10000
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// validate checks options that withDefaults has filled.
+func (o Options) validate() error {
+	lo := minimums()
+	checks := []struct {
+		name               string
+		min, def, max, top float64
+	}{
+		{"timeout_seconds", float64(lo.TimeoutSeconds), float64(o.Defaults.TimeoutSeconds), float64(o.Max.TimeoutSeconds), 0},
+		{"memory_mb", float64(lo.MemoryMB), float64(o.Defaults.MemoryMB), float64(o.Max.MemoryMB), 0},
+		{"disk_mb", float64(lo.DiskMB), float64(o.Defaults.DiskMB), float64(o.Max.DiskMB), 0},
+		{"cpu_shares", float64(lo.CPUShares), float64(o.Defaults.CPUShares), float64(o.Max.CPUShares), maxCPUShares},
+		{"cpu_limit", lo.CPULimit, o.Defaults.CPULimit, o.Max.CPULimit, 0},
+		{"pids_limit", float64(lo.PidsLimit), float64(o.Defaults.PidsLimit), float64(o.Max.PidsLimit), 0},
+		{"max_output_bytes", float64(lo.MaxOutputBytes), float64(o.Defaults.MaxOutputBytes), float64(o.Max.MaxOutputBytes), 0},
+	}
+	for _, c := range checks {
+		if c.max < c.min {
+			return fmt.Errorf("max %s %g is below the minimum %g", c.name, c.max, c.min)
+		}
+		if c.top > 0 && c.max > c.top {
+			return fmt.Errorf("max %s %g is above %g", c.name, c.max, c.top)
+		}
+		if c.name == "cpu_limit" && c.def == 0 {
+			continue // no quota
+		}
+		if c.def < c.min || c.def > c.max {
+			return fmt.Errorf("default %s %g is outside [%g, %g]", c.name, c.def, c.min, c.max)
+		}
+	}
+	switch {
+	case o.MaxConcurrent < 0:
+		return fmt.Errorf("max concurrent %d is negative", o.MaxConcurrent)
+	case o.QueueSize < 0:
+		return fmt.Errorf("queue size %d is negative", o.QueueSize)
+	case o.RecordTTL < 0:
+		return fmt.Errorf("record TTL %s is negative", o.RecordTTL)
+	case o.MaxRecords < o.MaxConcurrent+o.QueueSize:
+		return fmt.Errorf("max records %d is below max concurrent + queue size (%d)",
+			o.MaxRecords, o.MaxConcurrent+o.QueueSize)
+	case o.MaxCodeBytes < 0 || o.MaxRequestBytes < 0 || o.MaxArchiveEntries < 0:
+		return fmt.Errorf("size limits must not be negative")
+	}
+	return nil
+}
