@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/configs"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/server"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func main() {
+	jail.Init() // libcontainer's init re-exec: never returns in a jail
+	os.Exit(run(os.Args[1:], os.Environ(), os.Stderr))
+}
+
+func run(args, env []string, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("pyexecd", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configFile := fs.String("config", "", "YAML config file (see configs/pyexec.yaml)")
+	fs.String("host", "", "listen address (default 127.0.0.1)")
+	fs.String("port", "", "listen port (default 8080)")
+	fs.String("log-level", "", "debug, info, warn or error")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stderr, "pyexecd", version)
+		return 0
+	}
+	cfg, err := configs.Load(configs.LoadOptions{ConfigFile: *configFile, Env: env, Flags: fs})
+	if err != nil {
+		fmt.Fprintln(stderr, "pyexecd: config:", err)
+		return 2
+	}
+	log := newLogger(cfg.Log, stderr)
+	if err := jail.ReexecSealed(); err != nil {
+		log.Warn("running unsealed: every jail start copies the binary", "err", err)
+	}
+	if err := serve(cfg, env, log); err != nil {
+		log.Error("pyexecd stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(c configs.LogConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.SlogLevel()}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(cfg configs.Config, env []string, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	cg, err := cgroup.NewManager(cfg.Jail.CgroupParent)
+	if err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	interps, err := interpreters.Discover(ctx, interpreters.Options{
+		Roots: cfg.Interpreters.Roots, Paths: cfg.Interpreters.Paths, System: cfg.Interpreters.System,
+		Default: cfg.Interpreters.Default, BaseMounts: jail.DefaultBaseMounts, Env: env, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("interpreters: %w", err)
+	}
+	var mounts []string
+	for _, in := range interps.All() {
+		mounts = append(mounts, in.Mounts...)
+	}
+	jails, err := jail.New(jail.Config{
+		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
+		SandboxUID: cfg.Jail.SandboxUID, Mounts: mounts,
+		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+		StartThreads: cfg.Execution.MaxConcurrentResolved(),
+		Logger:       log,
+	}, cg)
+	if err != nil {
+		return fmt.Errorf("jails: %w", err)
+	}
+	defer jails.Close()
+
+	ctl := cg.Controllers()
+	srv, err := server.New(server.Options{
+		Defaults:          limitValues(cfg.Limits.Default.Limits),
+		Max:               maxValues(cfg.Limits),
+		AllowNetwork:      cfg.Limits.AllowNetwork,
+		MaxConcurrent:     cfg.Execution.MaxConcurrentResolved(),
+		QueueSize:         cfg.Execution.QueueSize,
+		RecordTTL:         cfg.Execution.CleanupTTL,
+		MaxRecords:        cfg.Execution.MaxRecords,
+		MaxCodeBytes:      int64(cfg.Server.MaxCodeKB) << 10,
+		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
+		AutoDetectImports: cfg.Execution.AutoDetectImports,
+		Version:           version,
+		Enforcement: api.Enforcement{
+			UserNamespace: true, Seccomp: true, NoNewPrivs: true,
+			Namespaces:  []string{"user", "mount", "pid", "ipc", "uts", "cgroup", "net"},
+			CgroupMode:  cg.Mode().String(),
+			MemoryLimit: ctl.Memory, CPULimit: ctl.CPU, PidsLimit: ctl.Pids,
+		},
+		Logger: log,
+	}, &jailRunner{jails: jails, interps: interps, log: log}, interps)
+	if err != nil {
+		return fmt.Errorf("server: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Addr())
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	log.Info("pyexecd serving", "addr", ln.Addr().String(), "version", version,
+		"default_python", interps.Default().Version, "interpreters", len(interps.All()),
+		"cgroup_mode", cg.Mode().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.Server.ShutdownGrace)
+	grace, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)
+	defer cancel()
+	// Stop taking jobs and let running ones finish within the grace period;
+	// past it, the server cancels (kills) them.
+	if err := srv.Shutdown(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("server shutdown", "err", err)
+	}
+	jails.KillAll()
+	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancelHTTP()
+	if err := hs.Shutdown(httpCtx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func limitValues(l configs.Limits) server.LimitValues {
+	return server.LimitValues{
+		TimeoutSeconds: l.TimeoutSeconds, MemoryMB: l.MemoryMB, DiskMB: l.DiskMB,
+		CPUShares: l.CPUShares, CPULimit: l.CPULimit, PidsLimit: l.PidsLimit,
+		MaxOutputBytes: l.MaxOutputBytes,
+	}
+}
+
+func maxValues(l configs.LimitsConfig) server.LimitValues {
+	v := limitValues(l.Max)
+	v.CPULimit = l.MaxCPULimit()
+	return v
+}

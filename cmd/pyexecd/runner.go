@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/server"
+)
+
+// jailRunner is the server's Runner: it turns a validated job into a jail
+// spec for the chosen interpreter, runs it, and reads the verdict.
+type jailRunner struct {
+	jails   *jail.Manager
+	interps *interpreters.Set
+	log     *slog.Logger
+}
+
+var _ server.Runner = (*jailRunner)(nil)
+
+func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, error) {
+	in, ok := r.interps.Get(job.Interpreter.Version)
+	if !ok {
+		return server.Outcome{}, fmt.Errorf("interpreter %s vanished", job.Interpreter.Version)
+	}
+	if req := strings.TrimSpace(job.Requirements); req != "" && req != "-" {
+		return server.Outcome{
+			PythonVersion: in.Version,
+			Failure:       "requirements_txt is not supported by this server yet: packages cannot be installed",
+		}, nil
+	}
+	spec := jail.Spec{
+		Args: in.Command(interpreters.Run{
+			Entrypoint: job.Entrypoint, Args: job.Args,
+			EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
+		}),
+		Env:    jobEnv(in, job.Env),
+		Mounts: in.Mounts,
+		Files:  jailFiles(job.Files),
+		Stdin:  job.Stdin,
+		Limits: jail.Limits{
+			Limits: cgroup.Limits{
+				MemoryBytes: job.Limits.MemoryBytes,
+				CPUShares:   uint64(job.Limits.CPUShares),
+				CPUs:        job.Limits.CPULimit,
+				Pids:        int64(job.Limits.Pids),
+			},
+			DiskBytes:      job.Limits.DiskBytes,
+			Timeout:        job.Limits.Timeout,
+			MaxOutputBytes: job.Limits.MaxOutputBytes,
+		},
+		Network: job.Limits.Network,
+		Report:  true,
+	}
+	res, err := r.jails.Run(ctx, spec)
+	if err != nil {
+		return server.Outcome{}, fmt.Errorf("run job %s: %w", job.ID, err)
+	}
+	return outcome(job, in, res, r.log), nil
+}
+
+// outcome reads a jail's result and the bootstrap's report into the
+// server's terms.
+func outcome(job server.Job, in interpreters.Interpreter, res jail.Result, log *slog.Logger) server.Outcome {
+	out := server.Outcome{
+		ExitCode:        res.ExitCode,
+		Stdout:          res.Stdout,
+		Stderr:          res.Stderr,
+		StdoutTruncated: res.StdoutTruncated,
+		StderrTruncated: res.StderrTruncated,
+		TimedOut:        res.TimedOut,
+		OOMKilled:       res.OOMKilled,
+		Killed:          res.Killed,
+		CPU:             res.Usage.CPU,
+		MemoryPeak:      res.Usage.MemoryPeak,
+		Duration:        res.Duration,
+		PythonVersion:   in.Version,
+	}
+	rep, err := interpreters.ParseReport(res.Report)
+	if err != nil {
+		// Only the user's own code can garble the report channel.
+		log.Debug("unreadable bootstrap report", "job", job.ID, "err", err)
+	}
+	if rep.PreCommandFailed != "" {
+		out.Failure = fmt.Sprintf("pre_command %q failed with exit code %d", rep.PreCommandFailed, res.ExitCode)
+		return out
+	}
+	out.ErrorType, out.ErrorLine = rep.ErrorType, rep.ErrorLine
+	if job.EvalLastExpr && rep.Finished && rep.ErrorType == "" {
+		out.HasResult, out.Result = true, rep.Result
+	}
+	return out
+}
+
+// jobEnv is the environment of user code: a sane base that the request's
+// env_vars may override.
+func jobEnv(in interpreters.Interpreter, user []string) []string {
+	env := []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=C.UTF-8", "USER=sandbox", "TMPDIR=/tmp"}
+	seen := map[string]int{}
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		seen[k] = i
+	}
+	for _, kv := range user {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := seen[k]; ok {
+			env[i] = kv
+			continue
+		}
+		seen[k] = len(env)
+		env = append(env, kv)
+	}
+	return env
+}
+
+func jailFiles(files []server.File) []jail.File {
+	out := make([]jail.File, len(files))
+	for i, f := range files {
+		out[i] = jail.File{Path: f.Path, Mode: f.Mode, Data: f.Data, Linkname: f.Linkname}
+	}
+	return out
+}
