@@ -62,6 +62,16 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 		}
 		mounts = append(mounts, &configs.Mount{Source: p, Destination: p, Device: "bind", Flags: roBind})
 	}
+	for _, b := range spec.Binds {
+		if !m.targets[b.Target] {
+			return nil, fmt.Errorf("bind target %s: not among the manager's bind targets", b.Target)
+		}
+		flags := roBind
+		if b.Writable {
+			flags = unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
+		}
+		mounts = append(mounts, &configs.Mount{Source: b.Source, Destination: b.Target, Device: "bind", Flags: flags})
+	}
 
 	ns := configs.Namespaces{
 		{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,8 +41,16 @@ func traces(t *testing.T, state, parent string) []string {
 	return out
 }
 
-// sandboxProcs lists host processes running as a jail's ids.
-func sandboxProcs(t *testing.T) []string {
+// The host id ranges of this package's jails: apart from the server's
+// (200000) so that parallel test packages do not see each other's jails.
+const (
+	testIDBase  = 300000
+	crashIDBase = 400000
+)
+
+// sandboxProcs lists host processes running as a jail's root or sandbox
+// user of the id range that starts at base.
+func sandboxProcs(t *testing.T, base int) []string {
 	t.Helper()
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -51,7 +60,7 @@ func sandboxProcs(t *testing.T) []string {
 			continue
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && (f[1] == "200000" || f[1] == "201000") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && (f[1] == strconv.Itoa(base) || f[1] == strconv.Itoa(base+1000)) {
 				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
 				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
 			}
@@ -124,7 +133,7 @@ func TestNoLeftovers(t *testing.T) {
 	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
 		t.Errorf("after %d runs, left: %v", runs, left)
 	}
-	if procs := sandboxProcs(t); len(procs) > 0 {
+	if procs := sandboxProcs(t, testIDBase); len(procs) > 0 {
 		t.Errorf("after %d runs, sandbox processes alive: %v", runs, procs)
 	}
 	if e.m.Running() != 0 {
@@ -154,7 +163,7 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
-	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: 200000, Mounts: in.Mounts,
+	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: crashIDBase, Mounts: in.Mounts,
 		Files: map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap}}, cg)
 	if err != nil {
 		fail(err)
@@ -192,7 +201,7 @@ func TestSweepAfterCrash(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatalf("child: %q", line)
 	}
-	if procs := sandboxProcs(t); len(procs) < 6 {
+	if procs := sandboxProcs(t, crashIDBase); len(procs) < 6 {
 		t.Errorf("before the crash: sandbox processes %v, want >= 6 (3 jails with a child each)", procs)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -202,10 +211,10 @@ func TestSweepAfterCrash(t *testing.T) {
 
 	// The jails die with the server (the bootstrap's parent-death signal).
 	deadline := time.Now().Add(3 * time.Second)
-	for len(sandboxProcs(t)) > 0 && time.Now().Before(deadline) {
+	for len(sandboxProcs(t, crashIDBase)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if procs := sandboxProcs(t); len(procs) > 0 {
+	if procs := sandboxProcs(t, crashIDBase); len(procs) > 0 {
 		t.Errorf("jail processes survived the server's SIGKILL: %v", procs)
 	}
 	if left := traces(t, crashStateDir, crashCgroupName); len(left) == 0 {
@@ -217,7 +226,7 @@ func TestSweepAfterCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: 200000,
+	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: crashIDBase,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, cg)
 	if err != nil {
 		t.Fatalf("new manager after crash: %v", err)

@@ -71,7 +71,7 @@ func testEnv(t testing.TB) *env {
 		}
 		state := filepath.Join("/run", "pyexec-test")
 		m, err := jail.New(jail.Config{
-			StateDir: state, HostIDBase: 200000, Mounts: mounts,
+			StateDir: state, HostIDBase: testIDBase, Mounts: mounts,
 			Files:  map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}, cg)

@@ -37,6 +37,9 @@ type Config struct {
 	// Mounts are the extra host directories that Specs may ask for
 	// (interpreter prefixes); their mountpoints are made once.
 	Mounts []string
+	// BindTargets are the paths inside the jail where Spec.Binds may mount
+	// (their mountpoints are made once, in the shared skeleton).
+	BindTargets []string
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
@@ -63,6 +66,7 @@ type Manager struct {
 	binds    []string // base mounts that are directories
 	seccomp  *configs.Seccomp
 	allowed  map[string]bool // Config.Mounts
+	targets  map[string]bool // Config.BindTargets
 	lockFile *os.File
 
 	spawn chan func() // served by the start threads
@@ -105,11 +109,15 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		workDir: filepath.Join(cfg.StateDir, "work"),
 		seccomp: seccompProfile(),
 		allowed: map[string]bool{},
+		targets: map[string]bool{},
 		running: map[string]*Jail{},
 		spawn:   make(chan func()),
 	}
 	for _, p := range cfg.Mounts {
 		m.allowed[filepath.Clean(p)] = true
+	}
+	for _, p := range cfg.BindTargets {
+		m.targets[filepath.Clean(p)] = true
 	}
 	if err := m.lock(); err != nil {
 		return nil, err

@@ -51,7 +51,7 @@ func (m *Manager) buildRootfs() error {
 		}
 		m.binds = append(m.binds, p)
 	}
-	for _, p := range m.cfg.Mounts {
+	for _, p := range append(append([]string(nil), m.cfg.Mounts...), m.cfg.BindTargets...) {
 		if err := os.MkdirAll(filepath.Join(m.rootfs, p), 0o755); err != nil {
 			return err
 		}

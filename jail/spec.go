@@ -18,6 +18,14 @@ type File struct {
 	Linkname string
 }
 
+// Bind mounts host directory Source at Target inside the jail.
+type Bind struct {
+	Source, Target string
+	// Writable leaves the mount read-write; the jail's sandbox user must
+	// own Source (host uid HostIDBase+SandboxUID) to write to it.
+	Writable bool
+}
+
 // Limits bound one jail. Zero Timeout, DiskBytes or MaxOutputBytes take
 // the defaults below; zero cgroup limits mean unlimited.
 type Limits struct {
@@ -61,6 +69,10 @@ type Spec struct {
 	// (an interpreter's prefix). Each must be one the Manager was told
 	// about in Config.Mounts, so its mountpoint exists.
 	Mounts []string
+	// Binds are extra host directories mounted at targets the Manager was
+	// told about in Config.BindTargets (a dependency layer, read-only; an
+	// install's output dir, writable).
+	Binds []Bind
 	// Files are placed in /work, owned by the sandbox user.
 	Files []File
 	// Stdin is the command's standard input.
