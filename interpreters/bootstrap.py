@@ -7,6 +7,8 @@
 #   -e      eval_last_expr: the value of a trailing expression is reported
 #   -r FD   write the report to this descriptor (closed on exec of children)
 #   -p CMD  run CMD with /bin/sh -c first; a failing one ends the run
+#   -d DIR  a dependency layer: added like site-packages (its .pth files
+#           run), ahead of the interpreter's own site-packages
 import sys
 import os
 
@@ -50,6 +52,16 @@ def _error_line(exc, tb):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
+
+
+def _add_layers(dirs):
+    import site
+    for d in dirs:
+        n = len(sys.path)
+        site.addsitedir(d)
+        added = sys.path[n:]
+        del sys.path[n:]
+        sys.path[1:1] = added  # after the script's dir, before site-packages
 
 
 def _pre_commands(cmds):
@@ -102,7 +114,7 @@ def _run(path, args, eval_last, fd):
 
 def _main():
     argv = sys.argv[1:]
-    eval_last, fd, pre = False, -1, []
+    eval_last, fd, pre, layers = False, -1, [], []
     while argv and argv[0] != "--":
         opt = argv.pop(0)
         if opt == "-e":
@@ -115,6 +127,8 @@ def _main():
                 fd = -1  # no report channel: run without one
         elif opt == "-p":
             pre.append(argv.pop(0))
+        elif opt == "-d":
+            layers.append(argv.pop(0))
     argv.pop(0)
     _pdeathsig()
     if pre:
@@ -123,6 +137,8 @@ def _main():
             _report(fd, pre_command_failed=cmd, exit_code=rc)
             sys.stdout.flush()
             os._exit(rc if 0 < rc < 256 else 1)
+    if layers:
+        _add_layers(layers)
     _run(argv[0], argv[1:], eval_last, fd)
 
 

@@ -27,6 +27,9 @@ type Run struct {
 	Args         []string // appended to sys.argv
 	EvalLastExpr bool
 	PreCommands  []string // run with /bin/sh -c before Python's code
+	// Layers are directories inside the jail holding installed packages,
+	// added to sys.path like site-packages (their .pth files run).
+	Layers []string
 }
 
 // Command returns the argv that runs r with in inside a jail.
@@ -37,6 +40,9 @@ func (in Interpreter) Command(r Run) []string {
 	}
 	for _, c := range r.PreCommands {
 		argv = append(argv, "-p", c)
+	}
+	for _, d := range r.Layers {
+		argv = append(argv, "-d", d)
 	}
 	argv = append(argv, "--", path.Join(WorkDir, r.Entrypoint))
 	return append(argv, r.Args...)
