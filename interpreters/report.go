@@ -2,8 +2,8 @@ package interpreters
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // Report is what the bootstrap tells about a run, on its own descriptor.
@@ -13,27 +13,57 @@ type Report struct {
 	Finished bool `json:"-"`
 	// Result is the repr of the trailing expression for eval_last_expr
 	// runs; nil when there was none or it was None.
-	Result    *string `json:"result"`
-	ErrorType string  `json:"error_type"`
-	ErrorLine int     `json:"error_line"`
+	Result    *string
+	ErrorType string
+	ErrorLine int
 	// PreCommandFailed is the pre_command that failed, if one did.
-	PreCommandFailed string `json:"pre_command_failed"`
+	PreCommandFailed string
 }
 
-// ParseReport decodes the bootstrap's report; empty input is a run that
-// reported nothing.
+// ParseReport decodes the bootstrap's report: fields "<name> <len>\n<bytes>"
+// (a name ending in "!" is None), closed by "end 0\n". Empty input is a run
+// that reported nothing (killed, or the code ended the process itself).
+// Only the last complete report counts: the bootstrap writes after the
+// user's code has ended.
 func ParseReport(b []byte) (Report, error) {
 	var r Report
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return r, nil
+	for len(b) > 0 {
+		one, rest, err := parseOne(b)
+		if err != nil {
+			return r, err
+		}
+		r, b = one, rest
 	}
-	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-		b = b[i+1:] // the bootstrap writes last, after the user's code ended
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return Report{}, fmt.Errorf("parse bootstrap report: %w", err)
-	}
-	r.Finished = true
 	return r, nil
+}
+
+func parseOne(b []byte) (Report, []byte, error) {
+	r := Report{Finished: true}
+	for {
+		nl := bytes.IndexByte(b, '\n')
+		if nl < 0 {
+			return Report{}, nil, fmt.Errorf("bootstrap report: truncated header %q", b)
+		}
+		name, size, ok := bytes.Cut(b[:nl], []byte(" "))
+		n, err := strconv.Atoi(string(size))
+		if !ok || err != nil || n < 0 || n > len(b)-nl-1 {
+			return Report{}, nil, fmt.Errorf("bootstrap report: bad header %q", b[:nl])
+		}
+		val := string(b[nl+1 : nl+1+n])
+		b = b[nl+1+n:]
+		switch string(name) {
+		case "end":
+			return r, b, nil
+		case "result":
+			r.Result = &val
+		case "result!":
+			r.Result = nil
+		case "error_type":
+			r.ErrorType = val
+		case "error_line":
+			r.ErrorLine, _ = strconv.Atoi(val)
+		case "pre_command_failed":
+			r.PreCommandFailed = val
+		}
+	}
 }

@@ -2,6 +2,7 @@ package jail_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -16,6 +17,11 @@ import (
 
 func TestMain(m *testing.M) {
 	jail.Init()
+	if os.Geteuid() == 0 {
+		if err := jail.ReexecSealed(); err != nil {
+			fmt.Fprintln(os.Stderr, "warning:", err)
+		}
+	}
 	if os.Getenv(crashChildEnv) != "" {
 		crashChild() // never returns
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 )
 
+var debugTiming = os.Getenv("PYEXEC_DEBUG_TIMING") != ""
+
 // Jail is one running jail.
 type Jail struct {
 	id      string
@@ -63,6 +65,7 @@ func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
 		return nil, errors.New("jail spec: no command")
 	}
 	spec.Limits = spec.Limits.withDefaults()
+	t0 := time.Now()
 	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{})}
 	var cleanups []func() error
 	defer func() {
@@ -113,6 +116,9 @@ func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
 	j.started = time.Now()
 	err = m.onStartThread(func() error { return c.Run(p) })
 	closeChild()
+	if debugTiming {
+		m.log.Warn("jail phases", "setup", j.started.Sub(t0), "container_run", time.Since(j.started))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
