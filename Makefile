@@ -24,7 +24,7 @@ bin/pyexecd: deps FORCE
 	CGO_ENABLED=1 $(GO) build -tags "$(SERVER_TAGS)" -ldflags '$(SERVER_LDFLAGS)' -o $@ ./cmd/pyexecd
 
 bin/pyexec: FORCE
-	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X main.version=$(VERSION)' -o $@ ./cmd/pyexec
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X main.buildVersion=$(VERSION)' -o $@ ./cmd/pyexec
 
 FORCE:
 

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"path"
 	"path/filepath"
+	"strconv"
 )
 
 // Bootstrap is the script that runs user code inside a jail. The jail
@@ -52,4 +53,47 @@ func (in Interpreter) Command(r Run) []string {
 // so `python` and `pip` are this interpreter.
 func (in Interpreter) Path() string {
 	return filepath.Dir(in.Executable) + ":/usr/local/bin:/usr/bin:/bin"
+}
+
+// ControlFD is the descriptor a warm bootstrap reads its request from.
+const ControlFD = 4
+
+// WarmReady is what a warm bootstrap writes to ReportFD when it waits.
+const WarmReady = "ready\n"
+
+// WarmCommand returns the argv of a bootstrap started ahead of a request:
+// once ready it writes WarmReady to ReportFD, then blocks reading the
+// request (EncodeRequest) from ControlFD.
+func (in Interpreter) WarmCommand() []string {
+	return []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-w", "4"}
+}
+
+// EncodeRequest is what a warm bootstrap reads from ControlFD: r and the
+// environment, in the same field format as the report.
+func EncodeRequest(r Run, env []string) []byte {
+	var b []byte
+	field := func(name, value string) {
+		b = append(b, name...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(len(value)), 10)
+		b = append(b, '\n')
+		b = append(b, value...)
+	}
+	field("entry", path.Join(WorkDir, r.Entrypoint))
+	for _, a := range r.Args {
+		field("arg", a)
+	}
+	for _, kv := range env {
+		field("env", kv)
+	}
+	if r.EvalLastExpr {
+		field("eval", "1")
+	}
+	for _, c := range r.PreCommands {
+		field("pre", c)
+	}
+	for _, d := range r.Layers {
+		field("layer", d)
+	}
+	return b
 }

@@ -41,9 +41,12 @@ type Options struct {
 var minVersion = version{3, 8, 0}
 
 // probeScript prints what discovery needs, without site (fast, and no
-// .pth side effects).
+// .pth side effects): implementation, version, prefixes, and the standard
+// library's top-level modules (sys.stdlib_module_names on 3.10+, only the
+// built-in ones before).
 const probeScript = `import sys, json
-print(json.dumps([sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], sys.prefix, sys.exec_prefix]))`
+std = sorted(set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names))
+print(json.dumps([sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], sys.prefix, sys.exec_prefix, std]))`
 
 // Discover finds the interpreters described by opts. It fails when none
 // is found or when the default names none of them.
@@ -145,8 +148,16 @@ func probe(ctx context.Context, exe string, base []string) (Interpreter, error) 
 	if err != nil {
 		return Interpreter{}, fmt.Errorf("probe %s: %w", real, err)
 	}
-	var fields []string
-	if err := json.Unmarshal(out, &fields); err != nil || len(fields) != 4 {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != 5 {
+		return Interpreter{}, fmt.Errorf("probe %s: unexpected output %q", real, out)
+	}
+	fields := make([]string, 4)
+	var std []string
+	for i := range fields {
+		err = errors.Join(err, json.Unmarshal(raw[i], &fields[i]))
+	}
+	if err = errors.Join(err, json.Unmarshal(raw[4], &std)); err != nil {
 		return Interpreter{}, fmt.Errorf("probe %s: unexpected output %q", real, out)
 	}
 	if fields[0] != "cpython" {
@@ -163,7 +174,27 @@ func probe(ctx context.Context, exe string, base []string) (Interpreter, error) 
 		Prefix:     fields[2],
 		ExecPrefix: fields[3],
 		Mounts:     mountsFor(base, fields[2], fields[3], filepath.Dir(real)),
+		Stdlib:     stdlibFor(v, std),
 	}, nil
+}
+
+// stdlibFor returns the probed standard library modules, completed with
+// the static list for interpreters older than 3.10 (which only report
+// their built-in modules).
+func stdlibFor(v version, probed []string) []string {
+	if !v.less(version{3, 10, 0}) {
+		return probed
+	}
+	set := map[string]bool{}
+	for _, m := range append(append([]string(nil), probed...), stdlib38...) {
+		set[m] = true
+	}
+	out := make([]string, 0, len(set))
+	for m := range set {
+		out = append(out, m)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // sortNewestFirst orders interpreters by version, newest first.

@@ -21,6 +21,10 @@ type Interpreter struct {
 	// path for this interpreter to run (pyenv builds carry absolute library
 	// paths). Empty when everything is under the jail's base mounts (/usr).
 	Mounts []string
+	// Stdlib lists the top-level module names of the standard library,
+	// sorted: sys.stdlib_module_names and sys.builtin_module_names (on
+	// 3.8 and 3.9, the built-in ones plus a static list).
+	Stdlib []string
 }
 
 // version is a parsed "X.Y.Z".

@@ -3,19 +3,22 @@ package jail
 import (
 	"io"
 	"os"
+	"sync/atomic"
+	"time"
 )
 
 // capture reads r to its end, keeping at most max bytes and counting the
 // rest, so a flood costs the server no more memory than max.
 type capture struct {
-	max   int64
+	max   atomic.Int64 // set again by Activate before a warm jail writes
 	buf   []byte
 	total int64
 	done  chan struct{}
 }
 
 func newCapture(r *os.File, max int64) *capture {
-	c := &capture{max: max, done: make(chan struct{})}
+	c := &capture{done: make(chan struct{})}
+	c.max.Store(max)
 	go c.read(r)
 	return c
 }
@@ -28,7 +31,7 @@ func (c *capture) read(r *os.File) {
 		n, err := r.Read(chunk)
 		if n > 0 {
 			c.total += int64(n)
-			if room := c.max - int64(len(c.buf)); room > 0 {
+			if room := c.max.Load() - int64(len(c.buf)); room > 0 {
 				c.buf = append(c.buf, chunk[:min(int64(n), room)]...)
 			}
 		}
@@ -38,6 +41,17 @@ func (c *capture) read(r *os.File) {
 			}
 			return
 		}
+	}
+}
+
+// peek returns what was kept so far, for error messages, without waiting.
+// Only call it once the writer is known to be gone or quiet.
+func (c *capture) peek() ([]byte, int64, bool) {
+	select {
+	case <-c.done:
+		return c.wait()
+	case <-time.After(100 * time.Millisecond):
+		return nil, 0, false
 	}
 }
 

@@ -32,6 +32,11 @@ type Jail struct {
 	limits  Limits
 
 	stdout, stderr, report *capture
+	stdinW                 *os.File
+	stdin                  []byte
+	control                *os.File // write end of the warm bootstrap's request pipe
+	reportR                *os.File // a warm jail's report pipe until it is ready
+	warm                   bool
 
 	mu       sync.Mutex
 	killed   bool
@@ -60,13 +65,24 @@ func newID() string {
 
 // Start creates and starts a jail for spec. Call Wait to collect it; every
 // resource is released by Wait, or here on error.
-func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
+func (m *Manager) Start(spec Spec) (*Jail, error) {
+	j, err := m.start(spec, false)
+	if err != nil {
+		return nil, err
+	}
+	j.begin()
+	return j, nil
+}
+
+// start creates and starts a jail. A warm jail's clock and stdin wait for
+// Activate; a cold one is begun at once.
+func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	if len(spec.Args) == 0 {
 		return nil, errors.New("jail spec: no command")
 	}
 	spec.Limits = spec.Limits.withDefaults()
 	t0 := time.Now()
-	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{})}
+	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{}), stdin: spec.Stdin, warm: warm}
 	var cleanups []func() error
 	defer func() {
 		if retErr != nil {
@@ -122,8 +138,18 @@ func (m *Manager) Start(spec Spec) (_ *Jail, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
-	j.timer = time.AfterFunc(spec.Limits.Timeout, j.timeout)
 	return j, nil
+}
+
+// begin starts the jail's clock and feeds its stdin.
+func (j *Jail) begin() {
+	j.mu.Lock()
+	j.timer = time.AfterFunc(j.limits.Timeout, j.timeout)
+	j.mu.Unlock()
+	go func(w *os.File, data []byte) {
+		_, _ = w.Write(data) // EPIPE when the code does not read it all
+		w.Close()
+	}(j.stdinW, j.stdin)
 }
 
 // process wires the command's stdio to pipes read by captures. closeChild
@@ -163,28 +189,37 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		Args: spec.Args, Env: spec.Env, UID: uid, GID: uid, Cwd: "/work",
 		Stdin: inR, Stdout: outW, Stderr: errW, Init: true,
 	}
-	var repW *os.File
-	if spec.Report {
+	// Descriptor 3 is the report pipe (when asked for, or when a control
+	// pipe needs the slot before it), descriptor 4 the warm control pipe.
+	var repW, ctlR *os.File
+	if spec.Report || j.warm {
 		var repR *os.File
 		repR, repW, err = pipe()
 		if err != nil {
 			return fail(err)
 		}
 		p.ExtraFiles = []*os.File{repW}
-		j.report = newCapture(repR, maxReportBytes)
+		if j.warm {
+			j.reportR = repR // read by StartWarm until the process is ready
+		} else {
+			j.report = newCapture(repR, maxReportBytes)
+		}
+	}
+	if j.warm {
+		ctlR, j.control, err = pipe()
+		if err != nil {
+			return fail(err)
+		}
+		p.ExtraFiles = append(p.ExtraFiles, ctlR)
 	}
 	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes)
 	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes)
-	go func(data []byte) {
-		_, _ = inW.Write(data) // EPIPE when the code does not read it all
-		inW.Close()
-	}(spec.Stdin)
+	j.stdinW = inW
 	closeChild := func() {
-		inR.Close()
-		outW.Close()
-		errW.Close()
-		if repW != nil {
-			repW.Close()
+		for _, f := range []*os.File{inR, outW, errW, repW, ctlR} {
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 	return p, closeChild, nil
@@ -232,12 +267,20 @@ func (j *Jail) kill(timedOut bool) {
 func (j *Jail) Wait() (Result, error) {
 	var res Result
 	ps, waitErr := j.proc.Wait()
+	j.mu.Lock()
 	res.Duration = time.Since(j.started)
+	j.mu.Unlock()
 	j.mu.Lock()
 	close(j.stop)
 	res.TimedOut, res.Killed = j.timedOut, j.killed
+	timer := j.timer
 	j.mu.Unlock()
-	j.timer.Stop()
+	if timer != nil {
+		timer.Stop()
+	}
+	if j.control != nil {
+		j.control.Close()
+	}
 	// Output pipes end when the last task holding them is gone; the pid
 	// namespace dies with its init, so this does not wait long.
 	_ = j.group.Kill()

@@ -101,6 +101,16 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	}
 	defer jails.Close()
 
+	templates, err := poolTemplates(cfg, interps)
+	if err != nil {
+		return fmt.Errorf("pool: %w", err)
+	}
+	pool, err := jails.NewPool(templates, cfg.Pool.MaxAge)
+	if err != nil {
+		return fmt.Errorf("pool: %w", err)
+	}
+	defer pool.Close()
+
 	ctl := cg.Controllers()
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
@@ -121,7 +131,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 			MemoryLimit: ctl.Memory, CPULimit: ctl.CPU, PidsLimit: ctl.Pids,
 		},
 		Logger: log,
-	}, &jailRunner{jails: jails, interps: interps, log: log}, interps)
+	}, &jailRunner{jails: jails, pool: pool, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 // spec for the chosen interpreter, runs it, and reads the verdict.
 type jailRunner struct {
 	jails   *jail.Manager
+	pool    *jail.Pool // nil: every job runs cold
 	interps *interpreters.Set
 	log     *slog.Logger
 }
@@ -33,11 +34,12 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 			Failure:       "requirements_txt is not supported by this server yet: packages cannot be installed",
 		}, nil
 	}
+	run := interpreters.Run{
+		Entrypoint: job.Entrypoint, Args: job.Args,
+		EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
+	}
 	spec := jail.Spec{
-		Args: in.Command(interpreters.Run{
-			Entrypoint: job.Entrypoint, Args: job.Args,
-			EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
-		}),
+		Args:   in.Command(run),
 		Env:    jobEnv(in, job.Env),
 		Mounts: in.Mounts,
 		Files:  jailFiles(job.Files),
@@ -56,7 +58,7 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Network: job.Limits.Network,
 		Report:  true,
 	}
-	res, err := r.jails.Run(ctx, spec)
+	res, err := r.execute(ctx, in, run, spec)
 	if err != nil {
 		return server.Outcome{}, fmt.Errorf("run job %s: %w", job.ID, err)
 	}
@@ -96,10 +98,13 @@ func outcome(job server.Job, in interpreters.Interpreter, res jail.Result, log *
 	return out
 }
 
+// baseLang is the locale every jail starts with.
+const baseLang = "C.UTF-8"
+
 // jobEnv is the environment of user code: a sane base that the request's
 // env_vars may override.
 func jobEnv(in interpreters.Interpreter, user []string) []string {
-	env := []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=C.UTF-8", "USER=sandbox", "TMPDIR=/tmp"}
+	env := []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=" + baseLang, "USER=sandbox", "TMPDIR=/tmp"}
 	seen := map[string]int{}
 	for i, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"strings"
+
+	"github.com/pyexec/pyexec/configs"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+)
+
+// execute runs spec in a pooled jail when the warm path gives the same
+// result as a cold one, else in a fresh jail.
+func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, run interpreters.Run, spec jail.Spec) (jail.Result, error) {
+	if r.pool != nil && warmable(spec, r.pool.DiskBytes(in.Version)) {
+		res, ok, err := r.pool.Run(ctx, in.Version, jail.Activation{
+			Files: spec.Files, Stdin: spec.Stdin, Limits: spec.Limits,
+			Control: interpreters.EncodeRequest(run, spec.Env),
+		})
+		if ok {
+			return res, err
+		}
+		if err != nil {
+			r.log.Warn("pooled jail failed; running cold", "err", err)
+		}
+	}
+	return r.jails.Run(ctx, spec)
+}
+
+// warmable reports whether a pooled jail (started without network, with
+// the pool's disk size and the base environment) runs spec exactly as a
+// fresh jail would: no network, no extra mounts, the same disk size, and
+// no environment variable that Python reads only at start-up.
+func warmable(spec jail.Spec, poolDisk int64) bool {
+	if poolDisk == 0 || spec.Network || len(spec.Binds) > 0 || spec.Limits.DiskBytes != poolDisk {
+		return false
+	}
+	for _, kv := range spec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(k, "PYTHON"), strings.HasPrefix(k, "LC_"):
+			return false
+		case k == "LANG" && v != baseLang:
+			return false
+		}
+	}
+	return true
+}
+
+// poolTemplates turns the configured pool sizes (by series or version)
+// into one template per interpreter.
+func poolTemplates(cfg configs.Config, interps *interpreters.Set) ([]jail.Template, error) {
+	var out []jail.Template
+	d := cfg.Limits.Default
+	for sel, size := range cfg.Pool.Sizes {
+		if size <= 0 {
+			continue
+		}
+		in, err := interps.Select(sel)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, jail.Template{
+			Key:   in.Version,
+			Size:  size,
+			Ready: interpreters.WarmReady,
+			Spec: jail.Spec{
+				Args:   in.WarmCommand(),
+				Env:    jobEnv(in, nil),
+				Mounts: in.Mounts,
+				Report: true,
+				Limits: jail.Limits{
+					DiskBytes:      int64(d.DiskMB) << 20,
+					MaxOutputBytes: d.MaxOutputBytes,
+				},
+			},
+		})
+	}
+	return out, nil
+}

@@ -1,0 +1,56 @@
+package requirements
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+	"strings"
+)
+
+// Index is where pip looks for packages. It is part of an install's key:
+// the same requirements from another index are another layer.
+type Index struct {
+	// URL is pip's --index-url; "" is pip's default.
+	URL string
+	// ExtraURLs are --extra-index-url values.
+	ExtraURLs []string
+	// FindLinks are --find-links values: URLs or absolute directories.
+	FindLinks []string
+	// TrustedHosts are --trusted-host values.
+	TrustedHosts []string
+}
+
+// keyVersion changes when the layout of installs changes, so old layers
+// are rebuilt rather than reused.
+const keyVersion = "pyexec-deps-v1"
+
+// KeyLen is the length of a key: hex digits of a SHA-256 prefix.
+const KeyLen = 32
+
+var keyRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// ValidKey reports whether s has the form of a key.
+func ValidKey(s string) bool { return keyRe.MatchString(s) }
+
+// Key is the content address of installing l with the interpreter of the
+// full version python ("3.12.1") from ix: equal keys install the same
+// packages. NoDetect is not part of it.
+func Key(python string, l List, ix Index) string {
+	h := sha256.New()
+	field := func(name string, vals ...string) {
+		h.Write([]byte(name))
+		for _, v := range vals {
+			h.Write([]byte{0})
+			h.Write([]byte(v))
+		}
+		h.Write([]byte{'\n'})
+	}
+	field(keyVersion)
+	field("python", python)
+	field("requirements", strings.TrimSuffix(l.Text(), "\n"))
+	field("index", ix.URL)
+	field("extra-index", ix.ExtraURLs...)
+	field("find-links", ix.FindLinks...)
+	field("trusted-hosts", ix.TrustedHosts...)
+	return hex.EncodeToString(h.Sum(nil))[:KeyLen]
+}
