@@ -69,18 +69,26 @@ func sandboxProcs(t *testing.T, base int) []string {
 	return out
 }
 
-func mountTable(t *testing.T) string {
+// mountTable returns the host's mounts under dir (other test packages'
+// servers may be mounting their own work dirs meanwhile).
+func mountTable(t *testing.T, dir string) string {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], dir) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestNoLeftovers(t *testing.T) {
 	e := testEnv(t)
-	before := mountTable(t)
+	before := mountTable(t, e.state)
 	kinds := []struct {
 		name string
 		code string
@@ -139,7 +147,7 @@ func TestNoLeftovers(t *testing.T) {
 	if e.m.Running() != 0 {
 		t.Errorf("manager still tracks %d jails", e.m.Running())
 	}
-	if after := mountTable(t); after != before {
+	if after := mountTable(t, e.state); after != before {
 		t.Errorf("mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 }
