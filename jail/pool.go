@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,13 +28,13 @@ type Template struct {
 
 // PoolStatus reports one slot.
 type PoolStatus struct {
-	Key       string `json:"key"`
-	Size      int    `json:"size"`
-	Ready     int    `json:"ready"`
-	Failing   bool   `json:"failing"`
-	LastError string `json:"last_error,omitempty"`
-	Served    int64  `json:"served"` // requests run in a pooled jail
-	Missed    int64  `json:"missed"` // requests that found the slot empty
+	Key       string
+	Size      int
+	Ready     int
+	Failing   bool
+	LastError string
+	Served    int64 // requests run in a pooled jail
+	Missed    int64 // requests that found the slot empty
 }
 
 // Pool keeps jails started ahead of requests, so that a request pays only
@@ -201,7 +203,7 @@ func (p *Pool) Run(ctx context.Context, key string, a Activation) (res Result, o
 
 // Status reports every slot.
 func (p *Pool) Status() []PoolStatus {
-	var out []PoolStatus
+	out := make([]PoolStatus, 0, len(p.slots))
 	for _, s := range p.slots {
 		out = append(out, PoolStatus{
 			Key: s.tmpl.Key, Size: s.tmpl.Size, Ready: len(s.ready),
@@ -209,6 +211,7 @@ func (p *Pool) Status() []PoolStatus {
 			Served: s.served.Load(), Missed: s.missed.Load(),
 		})
 	}
+	slices.SortFunc(out, func(a, b PoolStatus) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
 

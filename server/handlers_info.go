@@ -31,7 +31,16 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ httprout
 		Version:      s.opts.Version,
 		Interpreters: s.interps.List(),
 		Enforced:     &enforced,
+		Pool:         s.pool(),
 	})
+}
+
+// pool reports the warm pool, if the server was given a source for it.
+func (s *Server) pool() []api.PoolSlot {
+	if s.opts.PoolStatus == nil {
+		return nil
+	}
+	return s.opts.PoolStatus()
 }
 
 // handleInterpreters serves GET /api/v1/interpreters.

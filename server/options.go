@@ -70,6 +70,8 @@ type Options struct {
 	Enforcement api.Enforcement
 	// AutoDetectImports sets Job.DetectImports on /eval jobs.
 	AutoDetectImports bool
+	// PoolStatus reports the warm pool in /health. Nil: not reported.
+	PoolStatus func() []api.PoolSlot
 
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger

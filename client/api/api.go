@@ -159,10 +159,24 @@ type Enforcement struct {
 	PidsLimit     bool     `json:"pids_limit"`
 }
 
+// PoolSlot reports the warm jails kept for one interpreter version.
+type PoolSlot struct {
+	Version string `json:"version"`
+	Size    int    `json:"size"`
+	Ready   int    `json:"ready"`
+	// Failing is true while the pool cannot start jails: requests then
+	// run in cold jails (the server's log says why).
+	Failing bool  `json:"failing"`
+	Served  int64 `json:"served"` // runs in a warm jail
+	Missed  int64 `json:"missed"` // runs that found no warm jail ready
+}
+
 // Health is the body of GET /health. Status is "ok" (compat); the rest is ours.
 type Health struct {
 	Status       string        `json:"status"`
 	Version      string        `json:"version,omitempty"`
 	Interpreters []Interpreter `json:"interpreters,omitempty"`
 	Enforced     *Enforcement  `json:"enforced,omitempty"`
+	// Pool is empty when no warm jails are configured.
+	Pool []PoolSlot `json:"pool,omitempty"`
 }

@@ -130,7 +130,8 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 			CgroupMode:  cg.Mode().String(),
 			MemoryLimit: ctl.Memory, CPULimit: ctl.CPU, PidsLimit: ctl.Pids,
 		},
-		Logger: log,
+		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		Logger:     log,
 	}, &jailRunner{jails: jails, pool: pool, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
@@ -77,4 +78,13 @@ func poolTemplates(cfg configs.Config, interps *interpreters.Set) ([]jail.Templa
 		})
 	}
 	return out, nil
+}
+
+func poolSlots(st []jail.PoolStatus) []api.PoolSlot {
+	out := make([]api.PoolSlot, len(st))
+	for i, s := range st {
+		out[i] = api.PoolSlot{Version: s.Key, Size: s.Size, Ready: s.Ready, Failing: s.Failing,
+			Served: s.Served, Missed: s.Missed}
+	}
+	return out
 }
