@@ -51,3 +51,11 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# Benchmarks against the real binary (prints one table); bench-quick < 1 min.
+bench: build
+	CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -run '^$$' -bench 'Jail|BarePython' -benchtime 100x ./jail/
+	$(GO) run ./test/bench -bin bin/pyexecd
+
+bench-quick: build
+	$(GO) run ./test/bench -bin bin/pyexecd -quick
