@@ -92,8 +92,9 @@ type Limits struct {
 	CPULimit float64 `mapstructure:"cpu_limit"`
 	// PidsLimit caps processes and threads in the jail.
 	PidsLimit int `mapstructure:"pids_limit"`
-	// MaxOutputBytes caps each of stdout and stderr; past it the stream is
-	// truncated and the run fails.
+	// MaxOutputBytes caps what is kept of each of stdout and stderr; the
+	// rest is counted and dropped (the record says truncated), and a stream
+	// that goes 16 MiB past it stops the run as failed.
 	MaxOutputBytes int64 `mapstructure:"max_output_bytes"`
 }
 

@@ -7,17 +7,24 @@ import (
 	"time"
 )
 
+// floodMargin is how far past its cap a stream may go before the run is
+// stopped: output beyond the cap is drained and counted, but a program that
+// writes without end would otherwise burn CPU until its timeout.
+const floodMargin = 16 << 20
+
 // capture reads r to its end, keeping at most max bytes and counting the
-// rest, so a flood costs the server no more memory than max.
+// rest, so a flood costs the server no more memory than max. Past
+// max+floodMargin it calls onFlood once.
 type capture struct {
-	max   atomic.Int64 // set again by Activate before a warm jail writes
-	buf   []byte
-	total int64
-	done  chan struct{}
+	max     atomic.Int64 // set again by Activate before a warm jail writes
+	buf     []byte
+	total   int64
+	done    chan struct{}
+	onFlood func()
 }
 
-func newCapture(r *os.File, max int64) *capture {
-	c := &capture{done: make(chan struct{})}
+func newCapture(r *os.File, max int64, onFlood func()) *capture {
+	c := &capture{done: make(chan struct{}), onFlood: onFlood}
 	c.max.Store(max)
 	go c.read(r)
 	return c
@@ -30,9 +37,14 @@ func (c *capture) read(r *os.File) {
 	for {
 		n, err := r.Read(chunk)
 		if n > 0 {
+			before := c.total
 			c.total += int64(n)
-			if room := c.max.Load() - int64(len(c.buf)); room > 0 {
+			limit := c.max.Load()
+			if room := limit - int64(len(c.buf)); room > 0 {
 				c.buf = append(c.buf, chunk[:min(int64(n), room)]...)
+			}
+			if c.onFlood != nil && before <= limit+floodMargin && c.total > limit+floodMargin {
+				c.onFlood()
 			}
 		}
 		if err != nil {

@@ -41,6 +41,7 @@ type Jail struct {
 	mu       sync.Mutex
 	killed   bool
 	timedOut bool
+	flooded  bool
 	stop     chan struct{} // closed when the process has exited
 	timer    *time.Timer
 }
@@ -202,7 +203,7 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		if j.warm {
 			j.reportR = repR // read by StartWarm until the process is ready
 		} else {
-			j.report = newCapture(repR, maxReportBytes)
+			j.report = newCapture(repR, maxReportBytes, nil)
 		}
 	}
 	if j.warm {
@@ -212,8 +213,8 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		}
 		p.ExtraFiles = append(p.ExtraFiles, ctlR)
 	}
-	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes)
-	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes)
+	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes, j.flood)
+	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes, j.flood)
 	j.stdinW = inW
 	closeChild := func() {
 		for _, f := range []*os.File{inR, outW, errW, repW, ctlR} {
@@ -240,11 +241,16 @@ func (j *Jail) ID() string { return j.id }
 
 // Kill stops the jail at once. It is safe to call from any goroutine, any
 // number of times, before or after the jail ended.
-func (j *Jail) Kill() { j.kill(false) }
+func (j *Jail) Kill() { j.kill(&j.killed) }
 
-func (j *Jail) timeout() { j.kill(true) }
+func (j *Jail) timeout() { j.kill(&j.timedOut) }
 
-func (j *Jail) kill(timedOut bool) {
+// flood stops a jail whose output went far past its cap.
+func (j *Jail) flood() { j.kill(&j.flooded) }
+
+// kill stops the jail; why (killed, timedOut or flooded) records the first
+// reason only.
+func (j *Jail) kill(why *bool) {
 	j.mu.Lock()
 	select {
 	case <-j.stop:
@@ -252,8 +258,8 @@ func (j *Jail) kill(timedOut bool) {
 		return
 	default:
 	}
-	if !j.killed && !j.timedOut {
-		j.timedOut, j.killed = timedOut, !timedOut
+	if !j.killed && !j.timedOut && !j.flooded {
+		*why = true
 	}
 	j.mu.Unlock()
 	// The code is pid 1 of its pid namespace: killing it kills everything
@@ -272,7 +278,7 @@ func (j *Jail) Wait() (Result, error) {
 	j.mu.Unlock()
 	j.mu.Lock()
 	close(j.stop)
-	res.TimedOut, res.Killed = j.timedOut, j.killed
+	res.TimedOut, res.Killed, res.OutputLimit = j.timedOut, j.killed, j.flooded
 	timer := j.timer
 	j.mu.Unlock()
 	if timer != nil {

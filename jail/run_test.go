@@ -278,12 +278,22 @@ for path in ("/tmp/big", "/work/big"):
 			t.Fatalf("timed_out %v after %v stdout %q", res.TimedOut, took, res.Stdout)
 		}
 	})
-	t.Run("output flood", func(t *testing.T) {
-		spec := e.python(t, "3.12", "import sys\nline = 'y' * 1023 + '\\n'\nfor _ in range(100 * 1024):\n    sys.stdout.write(line)\nsys.stderr.write('done')")
+	t.Run("output truncated", func(t *testing.T) {
+		spec := e.python(t, "3.12", "import sys\nline = 'y' * 1023 + '\\n'\nfor _ in range(4 * 1024):\n    sys.stdout.write(line)\nsys.stderr.write('done')")
 		spec.Limits.MaxOutputBytes = 64 << 10
 		res := run(t, e, spec)
-		if len(res.Stdout) != 64<<10 || !res.StdoutTruncated || res.StdoutBytes != 100<<20 || res.StderrTruncated || string(res.Stderr) != "done" {
-			t.Fatalf("kept %d of %d truncated %v; stderr %q", len(res.Stdout), res.StdoutBytes, res.StdoutTruncated, res.Stderr)
+		if len(res.Stdout) != 64<<10 || !res.StdoutTruncated || res.StdoutBytes != 4<<20 || res.StderrTruncated || string(res.Stderr) != "done" || res.OutputLimit || res.ExitCode != 0 {
+			t.Fatalf("kept %d of %d truncated %v output limit %v exit %d; stderr %q", len(res.Stdout), res.StdoutBytes, res.StdoutTruncated, res.OutputLimit, res.ExitCode, res.Stderr)
+		}
+	})
+	t.Run("output flood", func(t *testing.T) {
+		spec := e.python(t, "3.12", "import sys\nline = 'y' * 1023 + '\\n'\nwhile True:\n    sys.stdout.write(line)")
+		spec.Limits.MaxOutputBytes = 64 << 10
+		spec.Limits.Timeout = 20 * time.Second
+		start := time.Now()
+		res := run(t, e, spec)
+		if !res.OutputLimit || res.TimedOut || len(res.Stdout) != 64<<10 || res.StdoutBytes < 16<<20 || time.Since(start) > 10*time.Second {
+			t.Fatalf("output limit %v timed out %v kept %d of %d after %v", res.OutputLimit, res.TimedOut, len(res.Stdout), res.StdoutBytes, time.Since(start))
 		}
 	})
 	t.Run("kill", func(t *testing.T) {

@@ -35,7 +35,8 @@ type Limits struct {
 	// Timeout is the wall-clock limit from start to exit. Zero: 30 s.
 	Timeout time.Duration
 	// MaxOutputBytes caps what is kept of stdout and of stderr each; the
-	// rest is read, counted and dropped. Zero: 1 MiB.
+	// rest is read, counted and dropped, and a stream that goes 16 MiB past
+	// it stops the run (Result.OutputLimit). Zero: 1 MiB.
 	MaxOutputBytes int64
 }
 
@@ -108,6 +109,9 @@ type Result struct {
 	OOMKilled bool
 	// Killed: the run was stopped by Kill or by its context.
 	Killed bool
+	// OutputLimit: the run was stopped because a stream went 16 MiB past
+	// MaxOutputBytes.
+	OutputLimit bool
 	// Usage is what the jail's cgroup measured.
 	Usage cgroup.Usage
 	// Duration is the wall time from start of the container to its exit.

@@ -77,6 +77,7 @@ func outcome(job server.Job, in interpreters.Interpreter, res jail.Result, log *
 		TimedOut:        res.TimedOut,
 		OOMKilled:       res.OOMKilled,
 		Killed:          res.Killed,
+		OutputLimit:     res.OutputLimit,
 		CPU:             res.Usage.CPU,
 		MemoryPeak:      res.Usage.MemoryPeak,
 		Duration:        res.Duration,

@@ -1,0 +1,123 @@
+package test
+
+// Stopping a server and checking what its jails left behind.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// stop terminates the server (SIGTERM, then SIGKILL after stopTimeout),
+// checks that it exited 0 and left nothing behind, and removes its state
+// dir and cgroup parents. It returns what went wrong; later calls return
+// the same.
+func (s *Server) stop() []string {
+	s.stopOnce.Do(func() {
+		if _, ok := s.signal(syscall.SIGTERM, stopTimeout); !ok {
+			_ = s.cmd.Process.Kill()
+			<-s.exited
+			s.problems = append(s.problems, fmt.Sprintf("pyexecd did not exit within %v of SIGTERM; killed", stopTimeout))
+		}
+		if s.exitErr != nil {
+			s.problems = append(s.problems, fmt.Sprintf("pyexecd exited with %v, want status 0", s.exitErr))
+		}
+		if left := s.waitNoLeftovers(leftoverSettle); len(left) > 0 {
+			s.problems = append(s.problems, fmt.Sprintf("pyexecd left behind:\n  %s", strings.Join(left, "\n  ")))
+		}
+		if err := removeState(s.StateDir, s.CgroupParent); err != nil {
+			s.problems = append(s.problems, err.Error())
+		}
+	})
+	return s.problems
+}
+
+// waitNoLeftovers polls until the server's traces are gone or d passes and
+// returns what is left.
+func (s *Server) waitNoLeftovers(d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		left := s.leftovers()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// leftovers lists the jail traces of the server: cgroups below its parent
+// in any hierarchy, container state, work dirs, and processes running as
+// its jail's root or sandbox user.
+func (s *Server) leftovers() []string {
+	var out []string
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + s.CgroupParent + "/*")
+	v2, _ := filepath.Glob("/sys/fs/cgroup/" + s.CgroupParent + "/*")
+	for _, d := range append(dirs, v2...) {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			out = append(out, "cgroup "+d)
+		}
+	}
+	for _, sub := range []string{"run", "work"} {
+		entries, _ := os.ReadDir(filepath.Join(s.StateDir, sub))
+		for _, e := range entries {
+			out = append(out, "state "+filepath.Join(s.StateDir, sub, e.Name()))
+		}
+	}
+	for _, p := range s.jailProcs() {
+		out = append(out, "process "+p)
+	}
+	return out
+}
+
+// jailProcs lists host processes whose real uid is the jail's root or
+// sandbox user, as "pid:comm".
+func (s *Server) jailProcs() []string {
+	uids := map[string]bool{strconv.Itoa(s.IDBase): true, strconv.Itoa(s.IDBase + sandboxUID): true}
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && uids[f[1]] {
+				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
+			}
+		}
+	}
+	return out
+}
+
+// removeState deletes a stopped server's state dir and its (empty) cgroup
+// parents. It refuses to delete a state dir with a mount below it, which
+// could reach host files.
+func removeState(state, parent string) error {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	for line := range strings.SplitSeq(string(mi), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && (f[4] == state || strings.HasPrefix(f[4], state+"/")) {
+			return fmt.Errorf("not removing %s: %s is still mounted", state, f[4])
+		}
+	}
+	var errs []error
+	if err := os.RemoveAll(state); err != nil {
+		errs = append(errs, err)
+	}
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	dirs = append(dirs, "/sys/fs/cgroup/"+parent)
+	for _, d := range dirs {
+		if err := syscall.Rmdir(d); err != nil && !errors.Is(err, syscall.ENOENT) {
+			errs = append(errs, fmt.Errorf("rmdir %s: %w", d, err))
+		}
+	}
+	return errors.Join(errs...)
+}
