@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"regexp"
 
 	cgroups "github.com/containerd/cgroups/v3"
 )
@@ -70,14 +69,28 @@ type Manager struct {
 	b      backend
 }
 
-// validName is what group names may look like: they become path elements.
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// validName reports whether name may be a group name: one path element of
+// letters, digits, '.', '_' and '-', not starting with a punctuation mark.
+func validName(name string) bool {
+	if name == "" || len(name) > 128 {
+		return false
+	}
+	for i, r := range name {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case i > 0 && (r == '.' || r == '_' || r == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // NewManager creates (or adopts) the parent group named parent at the root
 // of every hierarchy. It fails when the host's cgroups cannot hold limits:
 // the caller must then refuse to run jails.
 func NewManager(parent string) (*Manager, error) {
-	if !validName.MatchString(parent) {
+	if !validName(parent) {
 		return nil, fmt.Errorf("cgroup parent %q: want a single name of letters, digits, '.', '_' or '-'", parent)
 	}
 	m := &Manager{mode: DetectMode(), parent: "/" + parent}
@@ -104,7 +117,7 @@ func (m *Manager) Controllers() Controllers { return m.b.controllers() }
 
 // Create makes the group name below the parent with limits l.
 func (m *Manager) Create(name string, l Limits) (*Group, error) {
-	if !validName.MatchString(name) {
+	if !validName(name) {
 		return nil, fmt.Errorf("cgroup name %q: invalid", name)
 	}
 	if err := l.Validate(); err != nil {

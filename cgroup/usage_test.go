@@ -91,3 +91,16 @@ func TestLimitsValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestValidName(t *testing.T) {
+	tests := map[string]bool{
+		"pyexec": true, "j0123abcd": true, "pyexec-e2e_1.x": true,
+		"": false, "-x": false, ".hidden": false, "a/b": false, "..": false, "a b": false,
+		string(make([]byte, 129)): false,
+	}
+	for name, want := range tests {
+		if got := validName(name); got != want {
+			t.Errorf("validName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -128,12 +128,6 @@ func (s *Set) find(want string) (Interpreter, error) {
 	return Interpreter{}, fmt.Errorf("no interpreter %s", want)
 }
 
-var (
-	imageRe   = regexp.MustCompile(`^(?:(?:[a-z0-9.-]+(?::\d+)?/)?library/|docker\.io/)?python(?::([A-Za-z0-9_.-]+))?$`)
-	versionRe = regexp.MustCompile(`^(\d+(?:\.\d+){0,2})`)
-	plainRe   = regexp.MustCompile(`^(?:python)?(\d+\.\d+(?:\.\d+)?)$`)
-)
-
 // parseSelector returns the wanted series or version, "" for the default,
 // or an error when the selector names no Python.
 func parseSelector(sel string) (string, error) {
@@ -141,6 +135,11 @@ func parseSelector(sel string) (string, error) {
 	if sel == "" {
 		return "", nil
 	}
+	// Compiled per call (once per request): package-level regexps would be
+	// compiled in every jail's init, which re-executes this binary.
+	imageRe := regexp.MustCompile(`^(?:(?:[a-z0-9.-]+(?::\d+)?/)?library/|docker\.io/)?python(?::([A-Za-z0-9_.-]+))?$`)
+	versionRe := regexp.MustCompile(`^(\d+(?:\.\d+){0,2})`)
+	plainRe := regexp.MustCompile(`^(?:python)?(\d+\.\d+(?:\.\d+)?)$`)
 	if m := plainRe.FindStringSubmatch(sel); m != nil {
 		return m[1], nil
 	}

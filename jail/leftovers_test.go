@@ -162,7 +162,7 @@ const (
 // "ready", and waits to be SIGKILLed.
 func crashChild() {
 	fail := func(err error) { fmt.Println("error:", err); os.Exit(1) }
-	set, err := interpreters.Discover(context.Background(), interpreters.Options{BaseMounts: jail.DefaultBaseMounts, Env: os.Environ()})
+	set, err := interpreters.Discover(context.Background(), interpreters.Options{BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ()})
 	if err != nil {
 		fail(err)
 	}

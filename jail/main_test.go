@@ -60,7 +60,7 @@ func testEnv(t testing.TB) *env {
 	requireJail(t)
 	envOnce.Do(func() {
 		set, err := interpreters.Discover(context.Background(), interpreters.Options{
-			System: true, BaseMounts: jail.DefaultBaseMounts, Env: os.Environ(),
+			System: true, BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ(),
 		})
 		if err != nil {
 			envErr = err

@@ -31,8 +31,8 @@ type Config struct {
 	// Zero: 1000.
 	SandboxUID int
 	// BaseMounts are the host paths every jail sees read-only (symlinks,
-	// like /bin -> usr/bin, are recreated as symlinks). Nil: /usr, /bin,
-	// /sbin, /lib, /lib32, /lib64, /libx32, /etc/ssl, whichever exist.
+	// like /bin -> usr/bin, are recreated as symlinks). Nil:
+	// DefaultBaseMounts().
 	BaseMounts []string
 	// Mounts are the extra host directories that Specs may ask for
 	// (interpreter prefixes); their mountpoints are made once.
@@ -51,9 +51,11 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// DefaultBaseMounts are the host paths a jail sees when Config.BaseMounts
-// is nil.
-var DefaultBaseMounts = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl"}
+// DefaultBaseMounts returns the host paths a jail sees when
+// Config.BaseMounts is nil (those that exist on the host).
+func DefaultBaseMounts() []string {
+	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl"}
+}
 
 // Manager starts jails. It is safe for concurrent use.
 type Manager struct {
@@ -96,7 +98,7 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		cfg.StartThreads = 8
 	}
 	if cfg.BaseMounts == nil {
-		cfg.BaseMounts = DefaultBaseMounts
+		cfg.BaseMounts = DefaultBaseMounts()
 	}
 	log := cfg.Logger
 	if log == nil {

@@ -18,8 +18,6 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 )
 
-var debugTiming = os.Getenv("PYEXEC_DEBUG_TIMING") != ""
-
 // Jail is one running jail.
 type Jail struct {
 	id      string
@@ -133,9 +131,7 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	j.started = time.Now()
 	err = m.onStartThread(func() error { return c.Run(p) })
 	closeChild()
-	if debugTiming {
-		m.log.Warn("jail phases", "setup", j.started.Sub(t0), "container_run", time.Since(j.started))
-	}
+	m.log.Debug("jail started", "jail", j.id, "setup", j.started.Sub(t0), "container_start", time.Since(j.started))
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}

@@ -80,7 +80,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	}
 	interps, err := interpreters.Discover(ctx, interpreters.Options{
 		Roots: cfg.Interpreters.Roots, Paths: cfg.Interpreters.Paths, System: cfg.Interpreters.System,
-		Default: cfg.Interpreters.Default, BaseMounts: jail.DefaultBaseMounts, Env: env, Logger: log,
+		Default: cfg.Interpreters.Default, BaseMounts: jail.DefaultBaseMounts(), Env: env, Logger: log,
 	})
 	if err != nil {
 		return fmt.Errorf("interpreters: %w", err)
