@@ -108,6 +108,11 @@ func run(o options) error {
 	}
 	add("warm jail: server duration_ms", pct(srv))
 	rows = append(rows, row{"warm jail: client latency over HTTP", pct(cli), fmt.Sprintf("%.0f ms", seedTrivialMS), ratio(seedTrivialMS, p(cli, 50))})
+	syncLat, err := execSyncN(warm, o.runs, 4)
+	if err != nil {
+		return err
+	}
+	add("warm jail: /exec/sync (tar + metadata) client latency", pct(syncLat))
 
 	for _, c := range []int{1, 4, 16} {
 		rate, warmShare, err := throughput(warm, c, o.throughputFor)
@@ -192,6 +197,34 @@ func evalN(s *server, n, pool int) (srv, cli []time.Duration, err error) {
 		srv = append(srv, time.Duration(e.DurationMS)*time.Millisecond+durationFraction(e))
 	}
 	return srv, cli, nil
+}
+
+// execSyncN runs n trivial /exec/sync requests (multipart tar + metadata,
+// as python-executor's clients send them), each on a full pool.
+func execSyncN(s *server, n, pool int) ([]time.Duration, error) {
+	var cli []time.Duration
+	for i := 0; i < n; i++ {
+		if err := s.waitPool(pool); err != nil {
+			return nil, err
+		}
+		body, ctype, err := multipartProject("pass")
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		resp, err := s.hc.Post(s.url+"/api/v1/exec/sync", ctype, body)
+		if err != nil {
+			return nil, err
+		}
+		var e api.Execution
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if err != nil || e.Status != api.StatusCompleted {
+			return nil, fmt.Errorf("exec/sync: %d %v %s", resp.StatusCode, err, e.Error)
+		}
+		cli = append(cli, time.Since(start))
+	}
+	return cli, nil
 }
 
 // durationFraction: duration_ms is whole milliseconds; the record's
@@ -414,7 +447,10 @@ func (s *server) async(code string) (string, error) {
 		b, _ := io.ReadAll(resp.Body)
 		return "", fmt.Errorf("exec/async: %d %s", resp.StatusCode, b)
 	}
-	return a.ExecutionID, json.NewDecoder(resp.Body).Decode(&a)
+	if err := json.NewDecoder(resp.Body).Decode(&a); err != nil {
+		return "", err
+	}
+	return a.ExecutionID, nil
 }
 
 func (s *server) health() (api.Health, error) {
