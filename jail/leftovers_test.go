@@ -138,6 +138,7 @@ func TestNoLeftovers(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	e.m.Quiesce()
 	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
 		t.Errorf("after %d runs, left: %v", runs, left)
 	}

@@ -71,7 +71,8 @@ type Manager struct {
 	targets  map[string]bool // Config.BindTargets
 	lockFile *os.File
 
-	spawn chan func() // served by the start threads
+	spawn    chan func()    // served by the start threads
+	cleanups sync.WaitGroup // jails being removed after their Wait
 
 	mu      sync.Mutex
 	running map[string]*Jail
@@ -214,9 +215,13 @@ func (m *Manager) lock() error {
 	return nil
 }
 
-// Close releases the state dir. Running jails are not stopped: kill them
-// first.
+// Quiesce waits until every finished jail has been removed.
+func (m *Manager) Quiesce() { m.cleanups.Wait() }
+
+// Close waits for finished jails to be removed and releases the state dir.
+// Running jails are not stopped: kill them first.
 func (m *Manager) Close() error {
+	m.Quiesce()
 	if m.lockFile == nil {
 		return nil
 	}
@@ -225,7 +230,8 @@ func (m *Manager) Close() error {
 	return err
 }
 
-// Running returns how many jails are running now.
+// Running returns how many jails exist now: running, pooled, or being
+// removed.
 func (m *Manager) Running() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -264,8 +264,9 @@ func (j *Jail) kill(why *bool) {
 	_ = j.group.Kill()
 }
 
-// Wait waits for the jail's end, collects its result and removes every
-// trace of it.
+// Wait waits for the jail's end and collects its result. Removing its
+// traces (container state, cgroup, work dir) goes on in the background, off
+// the request's clock; Quiesce waits for it.
 func (j *Jail) Wait() (Result, error) {
 	var res Result
 	ps, waitErr := j.proc.Wait()
@@ -294,7 +295,13 @@ func (j *Jail) Wait() (Result, error) {
 	usage, usageErr := j.group.Usage()
 	res.Usage = usage
 	res.OOMKilled = usage.OOMKills > 0
-	cleanErr := j.cleanup()
+	j.m.cleanups.Add(1)
+	go func() {
+		defer j.m.cleanups.Done()
+		if err := j.cleanup(); err != nil {
+			j.m.log.Error("jail cleanup failed: the next start-up sweeps it", "jail", j.id, "err", err)
+		}
+	}()
 
 	if ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
@@ -307,12 +314,12 @@ func (j *Jail) Wait() (Result, error) {
 			}
 		}
 	} else if waitErr != nil {
-		return res, errors.Join(fmt.Errorf("wait for jail: %w", waitErr), cleanErr)
+		return res, fmt.Errorf("wait for jail: %w", waitErr)
 	}
 	if usageErr != nil {
-		return res, errors.Join(usageErr, cleanErr)
+		return res, usageErr
 	}
-	return res, cleanErr
+	return res, nil
 }
 
 // cleanup removes the container state, the cgroup and the work dir.
