@@ -46,8 +46,12 @@ type UnknownError struct {
 }
 
 func (e *UnknownError) Error() string {
-	return fmt.Sprintf("python version %q is not available; available versions: %s",
-		e.Selector, strings.Join(e.Available, ", "))
+	what := "python version"
+	if strings.Contains(e.Selector, ":") || strings.Contains(e.Selector, "/") {
+		what = "image" // a docker_image such as python:3.9-slim
+	}
+	return fmt.Sprintf("%s %q names no available Python; available versions: %s",
+		what, e.Selector, strings.Join(e.Available, ", "))
 }
 
 // All returns every interpreter, newest first.

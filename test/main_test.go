@@ -81,6 +81,7 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
+	defer removeCLI()
 	code := m.Run()
 
 	sharedMu.Lock()
@@ -210,6 +211,9 @@ func (s *Server) start(extra []string) error {
 		"PYEXEC_JAIL_STATE_DIR="+s.StateDir,
 		"PYEXEC_JAIL_CGROUP_PARENT="+s.CgroupParent,
 		"PYEXEC_JAIL_HOST_ID_BASE="+strconv.Itoa(s.IDBase),
+		// Each server its own dependency cache (one process per cache),
+		// removed with the state dir.
+		"PYEXEC_DEPS_CACHE_DIR="+filepath.Join(s.StateDir, "deps"),
 		"PYEXEC_LOG_LEVEL=info",
 	)
 	s.cmd.Env = append(s.cmd.Env, extra...)
