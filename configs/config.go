@@ -205,6 +205,9 @@ type DepsConfig struct {
 	InstallTimeout time.Duration `mapstructure:"install_timeout"`
 	// InstallMemoryMB is the memory limit of the install jail.
 	InstallMemoryMB int `mapstructure:"install_memory_mb"`
+	// InstallDiskMB bounds what one install may write: the size of the
+	// layer being built and of the install jail's /tmp.
+	InstallDiskMB int `mapstructure:"install_disk_mb"`
 }
 
 // Defaults is the configuration in code; configs/pyexec.yaml mirrors it.
@@ -276,6 +279,7 @@ func Defaults() Config {
 			Warmup:          []string{},
 			InstallTimeout:  10 * time.Minute,
 			InstallMemoryMB: 1024,
+			InstallDiskMB:   2048,
 		},
 	}
 }

@@ -110,6 +110,7 @@ func envSamples() map[string]string {
 		"deps.warmup":                     "numpy,requests",
 		"deps.install_timeout":            "20m",
 		"deps.install_memory_mb":          "2048",
+		"deps.install_disk_mb":            "4096",
 	}
 }
 

@@ -183,6 +183,7 @@ func (d DepsConfig) validate(p *problems) {
 	}
 	p.duration("deps.install_timeout", d.InstallTimeout, time.Second)
 	p.atLeast("deps.install_memory_mb", int64(d.InstallMemoryMB), MinMemoryMB)
+	p.atLeast("deps.install_disk_mb", int64(d.InstallDiskMB), MinDiskMB)
 }
 
 func absolute(p *problems, key, path string) {

@@ -75,6 +75,7 @@ func TestValidate(t *testing.T) {
 		{"blank warmup", func(c *Config) { c.Deps.Warmup = []string{" "} }, "deps.warmup[0]"},
 		{"zero install timeout", func(c *Config) { c.Deps.InstallTimeout = 0 }, "deps.install_timeout"},
 		{"tiny install memory", func(c *Config) { c.Deps.InstallMemoryMB = 8 }, "deps.install_memory_mb"},
+		{"zero install disk", func(c *Config) { c.Deps.InstallDiskMB = 0 }, "deps.install_disk_mb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

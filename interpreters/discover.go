@@ -41,12 +41,28 @@ type Options struct {
 var minVersion = version{3, 8, 0}
 
 // probeScript prints what discovery needs, without site (fast, and no
-// .pth side effects): implementation, version, prefixes, and the standard
+// .pth side effects): implementation, version, prefixes, the standard
 // library's top-level modules (sys.stdlib_module_names on 3.10+, only the
-// built-in ones before).
-const probeScript = `import sys, json
+// built-in ones before), and the top-level modules installed in the
+// interpreter's own site-packages (importing site under -S runs no .pth).
+const probeScript = `import sys, json, os
 std = sorted(set(getattr(sys, "stdlib_module_names", ())) | set(sys.builtin_module_names))
-print(json.dumps([sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], sys.prefix, sys.exec_prefix, std]))`
+inst = set()
+try:
+    import site
+    dirs = site.getsitepackages()
+except Exception:
+    dirs = []
+for d in dirs:
+    try:
+        names = os.listdir(d)
+    except OSError:
+        continue
+    for n in names:
+        base = n.split(".")[0]
+        if base.isidentifier() and (n.endswith((".py", ".so")) or (n == base and os.path.isdir(os.path.join(d, n)))):
+            inst.add(base)
+print(json.dumps([sys.implementation.name, "%d.%d.%d" % sys.version_info[:3], sys.prefix, sys.exec_prefix, std, sorted(inst)]))`
 
 // Discover finds the interpreters described by opts. It fails when none
 // is found or when the default names none of them.
@@ -149,15 +165,16 @@ func probe(ctx context.Context, exe string, base []string) (Interpreter, error) 
 		return Interpreter{}, fmt.Errorf("probe %s: %w", real, err)
 	}
 	var raw []json.RawMessage
-	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != 5 {
+	if err := json.Unmarshal(out, &raw); err != nil || len(raw) != 6 {
 		return Interpreter{}, fmt.Errorf("probe %s: unexpected output %q", real, out)
 	}
 	fields := make([]string, 4)
-	var std []string
+	var std, installed []string
 	for i := range fields {
 		err = errors.Join(err, json.Unmarshal(raw[i], &fields[i]))
 	}
-	if err = errors.Join(err, json.Unmarshal(raw[4], &std)); err != nil {
+	err = errors.Join(err, json.Unmarshal(raw[4], &std), json.Unmarshal(raw[5], &installed))
+	if err != nil {
 		return Interpreter{}, fmt.Errorf("probe %s: unexpected output %q", real, out)
 	}
 	if fields[0] != "cpython" {
@@ -175,6 +192,7 @@ func probe(ctx context.Context, exe string, base []string) (Interpreter, error) 
 		ExecPrefix: fields[3],
 		Mounts:     mountsFor(base, fields[2], fields[3], filepath.Dir(real)),
 		Stdlib:     stdlibFor(v, std),
+		Installed:  installed,
 	}, nil
 }
 
@@ -186,7 +204,7 @@ func stdlibFor(v version, probed []string) []string {
 		return probed
 	}
 	set := map[string]bool{}
-	for _, m := range append(append([]string(nil), probed...), stdlib38...) {
+	for _, m := range append(append([]string(nil), probed...), stdlib38()...) {
 		set[m] = true
 	}
 	out := make([]string, 0, len(set))

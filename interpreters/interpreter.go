@@ -25,6 +25,9 @@ type Interpreter struct {
 	// sorted: sys.stdlib_module_names and sys.builtin_module_names (on
 	// 3.8 and 3.9, the built-in ones plus a static list).
 	Stdlib []string
+	// Installed lists the top-level modules of the interpreter's own
+	// site-packages, sorted: what runs can import without a layer.
+	Installed []string
 }
 
 // version is a parsed "X.Y.Z".

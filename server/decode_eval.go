@@ -8,6 +8,7 @@ import (
 	"reflect"
 
 	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
 // defaultEntrypoint is the file the "code" of an /eval request becomes.
@@ -80,6 +81,9 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	if err := checkRequirements("requirements_txt", req.RequirementsTxt); err != nil {
+		return Job{}, err
+	}
 	return Job{
 		Interpreter:   interp,
 		Files:         t.files,
@@ -90,6 +94,16 @@ func (d *decoder) eval(body []byte) (Job, error) {
 		EvalLastExpr:  req.EvalLastExpr,
 		Limits:        limits,
 	}, nil
+}
+
+// checkRequirements refuses a requirements text with a line that is not a
+// plain requirement (pip options, URLs, paths, shell metacharacters), so
+// that a request cannot steer pip.
+func checkRequirements(field, text string) error {
+	if _, err := requirements.Parse(text); err != nil {
+		return &requestError{Status: http.StatusBadRequest, Msg: field + ": " + err.Error(), Err: err}
+	}
+	return nil
 }
 
 // jsonError describes a JSON decoding error of what for the client,

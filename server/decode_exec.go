@@ -117,6 +117,9 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	if err := checkRequirements("metadata.requirements_txt", md.RequirementsTxt); err != nil {
+		return Job{}, err
+	}
 	return Job{
 		Interpreter:  interp,
 		Files:        t.files,

@@ -70,6 +70,10 @@ type Options struct {
 	Enforcement api.Enforcement
 	// AutoDetectImports sets Job.DetectImports on /eval jobs.
 	AutoDetectImports bool
+	// Layers is the cache of installed requirements behind GET
+	// /api/v1/deps and DELETE /api/v1/deps/{key}. If nil, the list is
+	// empty and every key is unknown.
+	Layers Layers
 	// PoolStatus reports the warm pool in /health. Nil: not reported.
 	PoolStatus func() []api.PoolSlot
 

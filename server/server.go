@@ -208,6 +208,8 @@ func (s *Server) routes() http.Handler {
 	r.GET("/api/v1/executions/:id", s.handleGetExecution)
 	r.DELETE("/api/v1/executions/:id", s.handleKill)
 	r.GET("/api/v1/interpreters", s.handleInterpreters)
+	r.GET("/api/v1/deps", s.handleListLayers)
+	r.DELETE("/api/v1/deps/:key", s.handleRemoveLayer)
 	r.GET("/metrics", s.handleMetrics)
 	r.GET("/openapi.json", s.handleOpenAPI)
 	r.GET("/docs", s.handleDocs)

@@ -337,6 +337,8 @@ func TestOpenAPIAndDocs(t *testing.T) {
 		"/api/v1/exec/async":      {"post"},
 		"/api/v1/executions/{id}": {"get", "delete"},
 		"/api/v1/interpreters":    {"get"},
+		"/api/v1/deps":            {"get"},
+		"/api/v1/deps/{key}":      {"delete"},
 		"/metrics":                {"get"},
 		"/openapi.json":           {"get"},
 		"/docs":                   {"get"},

@@ -180,3 +180,32 @@ type Health struct {
 	// Pool is empty when no warm jails are configured.
 	Pool []PoolSlot `json:"pool,omitempty"`
 }
+
+// Layer is one installed set of requirements in the server's cache: an
+// entry of GET /api/v1/deps. Ours.
+type Layer struct {
+	// Key is the content address: interpreter version, normalised
+	// requirements and index settings. DELETE /api/v1/deps/{key} removes it.
+	Key           string `json:"key"`
+	PythonVersion string `json:"python_version"`
+	// Requirements are the normalised requirement lines it was built from.
+	Requirements []string `json:"requirements"`
+	// Packages are the installed distributions, "name==version".
+	Packages   []string  `json:"packages"`
+	SizeBytes  int64     `json:"size_bytes"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastUsedAt time.Time `json:"last_used_at"`
+	// InUse is true while a run has the layer mounted.
+	InUse bool `json:"in_use"`
+}
+
+// Layers is the body of GET /api/v1/deps.
+type Layers struct {
+	Layers []Layer `json:"layers"`
+}
+
+// LayerRemoved is the body of DELETE /api/v1/deps/{key}.
+type LayerRemoved struct {
+	Key    string `json:"key"`
+	Status string `json:"status"` // "removed"
+}

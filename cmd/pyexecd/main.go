@@ -19,6 +19,7 @@ import (
 	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/server"
 )
@@ -92,6 +93,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	jails, err := jail.New(jail.Config{
 		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
 		SandboxUID: cfg.Jail.SandboxUID, Mounts: mounts,
+		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
 		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		Logger:       log,
@@ -100,6 +102,12 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 		return fmt.Errorf("jails: %w", err)
 	}
 	defer jails.Close()
+
+	layers, err := deps.New(depsConfig(cfg, log), jails)
+	if err != nil {
+		return fmt.Errorf("deps: %w", err)
+	}
+	defer layers.Close()
 
 	templates, err := poolTemplates(cfg, interps)
 	if err != nil {
@@ -131,8 +139,9 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 			MemoryLimit: ctl.Memory, CPULimit: ctl.CPU, PidsLimit: ctl.Pids,
 		},
 		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		Layers:     layersAPI{layers},
 		Logger:     log,
-	}, &jailRunner{jails: jails, pool: pool, interps: interps, log: log}, interps)
+	}, &jailRunner{jails: jails, pool: pool, deps: layers, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -151,6 +160,9 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	log.Info("pyexecd serving", "addr", ln.Addr().String(), "version", version,
 		"default_python", interps.Default().Version, "interpreters", len(interps.All()),
 		"cgroup_mode", cg.Mode().String())
+	if len(cfg.Deps.Warmup) > 0 {
+		go layers.Warm(ctx, interps.Default(), cfg.Deps.Warmup)
+	}
 
 	select {
 	case err := <-served:

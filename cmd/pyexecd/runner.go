@@ -8,6 +8,7 @@ import (
 
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/server"
 )
@@ -16,7 +17,8 @@ import (
 // spec for the chosen interpreter, runs it, and reads the verdict.
 type jailRunner struct {
 	jails   *jail.Manager
-	pool    *jail.Pool // nil: every job runs cold
+	pool    *jail.Pool  // nil: every job runs cold
+	deps    *deps.Cache // nil: jobs with requirements fail
 	interps *interpreters.Set
 	log     *slog.Logger
 }
@@ -28,20 +30,27 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 	if !ok {
 		return server.Outcome{}, fmt.Errorf("interpreter %s vanished", job.Interpreter.Version)
 	}
-	if req := strings.TrimSpace(job.Requirements); req != "" && req != "-" {
-		return server.Outcome{
-			PythonVersion: in.Version,
-			Failure:       "requirements_txt is not supported by this server yet: packages cannot be installed",
-		}, nil
+	layer, failed, err := r.layer(ctx, job, in)
+	if err != nil {
+		return server.Outcome{}, fmt.Errorf("job %s: %w", job.ID, err)
+	}
+	if failed != nil {
+		return *failed, nil
 	}
 	run := interpreters.Run{
 		Entrypoint: job.Entrypoint, Args: job.Args,
 		EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
 	}
+	var binds []jail.Bind
+	if layer != nil {
+		defer layer.Release()
+		run.Layers, binds = []string{deps.MountPoint}, []jail.Bind{layer.Bind()}
+	}
 	spec := jail.Spec{
 		Args:   in.Command(run),
 		Env:    jobEnv(in, job.Env),
 		Mounts: in.Mounts,
+		Binds:  binds,
 		Files:  jailFiles(job.Files),
 		Stdin:  job.Stdin,
 		Limits: jail.Limits{

@@ -3,7 +3,6 @@ package requirements
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"regexp"
 	"strings"
 )
 
@@ -27,10 +26,18 @@ const keyVersion = "pyexec-deps-v1"
 // KeyLen is the length of a key: hex digits of a SHA-256 prefix.
 const KeyLen = 32
 
-var keyRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
-
 // ValidKey reports whether s has the form of a key.
-func ValidKey(s string) bool { return keyRe.MatchString(s) }
+func ValidKey(s string) bool {
+	if len(s) != KeyLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // Key is the content address of installing l with the interpreter of the
 // full version python ("3.12.1") from ix: equal keys install the same

@@ -121,6 +121,7 @@ func Parse(text string) (List, error) {
 	type key struct{ name, marker string }
 	at := map[key]int{}
 	count := 0
+	var v versions
 	for _, ln := range logicalLines(text) {
 		s := strings.TrimSpace(stripComment(ln.text))
 		if s == "" {
@@ -136,7 +137,7 @@ func Parse(text string) (List, error) {
 		if count++; count > MaxRequirements {
 			return List{}, lineError(ln.n, "", "more than %d requirements", MaxRequirements)
 		}
-		r, err := parseLine(s)
+		r, err := parseLine(s, &v)
 		if err != nil {
 			return List{}, lineError(ln.n, s, "%s", err.Error())
 		}
@@ -213,7 +214,7 @@ type parseError string
 
 func (e parseError) Error() string { return string(e) }
 
-func parseLine(s string) (Requirement, error) {
+func parseLine(s string, v *versions) (Requirement, error) {
 	switch {
 	case strings.HasPrefix(s, "-"):
 		return Requirement{}, parseError("pip options are not allowed; a line must be a requirement such as \"name[extra]>=1.0; python_version >= '3.9'\"")
@@ -224,16 +225,32 @@ func parseLine(s string) (Requirement, error) {
 		return Requirement{}, parseError("shell metacharacters and control characters are not allowed")
 	case strings.Contains(s, "@"):
 		return Requirement{}, parseError("direct references (name @ url) are not allowed")
-	case strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") || strings.ContainsAny(s, "/"):
+	case strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") || strings.ContainsAny(s, "/") || archiveName(s):
 		return Requirement{}, parseError("paths are not allowed; name a package of the server's index")
 	}
-	p := &parser{s: s}
+	p := &parser{s: s, versions: v}
 	return p.requirement()
 }
 
+// archiveName reports a line whose name ends like an archive, which pip
+// would take for a file in its working directory.
+func archiveName(s string) bool {
+	name := strings.ToLower(strings.TrimLeft(s, " \t"))
+	if i := strings.IndexFunc(name, func(r rune) bool { return !nameChar(byte(r)) || r > 0x7f }); i >= 0 {
+		name = name[:i]
+	}
+	for _, ext := range []string{".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
 type parser struct {
-	s string
-	i int
+	s        string
+	i        int
+	versions *versions
 }
 
 func (p *parser) ws() {
@@ -337,11 +354,9 @@ func (p *parser) requirement() (Requirement, error) {
 	return r, nil
 }
 
-var ops = []string{"===", "~=", "==", "!=", "<=", ">=", "<", ">"}
-
 // op returns the version operator at the cursor without consuming it.
 func (p *parser) op() string {
-	for _, o := range ops {
+	for _, o := range [...]string{"===", "~=", "==", "!=", "<=", ">=", "<", ">"} {
 		if strings.HasPrefix(p.s[p.i:], o) {
 			return o
 		}
@@ -354,7 +369,19 @@ func versionChar(c byte) bool {
 }
 
 // pep440 is PEP 440's version pattern, with an optional ".*" suffix.
-var pep440 = regexp.MustCompile(`(?i)^v?(\d+!)?\d+(\.\d+)*([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?(-\d+|[-_.]?(post|rev|r)[-_.]?\d*)?([-_.]?dev[-_.]?\d*)?(\+[a-z0-9]+([-_.][a-z0-9]+)*)?(\.\*)?$`)
+// Compiled when a text has specifiers, not at package init (which also
+// runs in every jail's init, a re-execution of the server binary).
+const pep440 = `(?i)^v?(\d+!)?\d+(\.\d+)*([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?(-\d+|[-_.]?(post|rev|r)[-_.]?\d*)?([-_.]?dev[-_.]?\d*)?(\+[a-z0-9]+([-_.][a-z0-9]+)*)?(\.\*)?$`
+
+// versions checks versions against pep440, compiling it on first use.
+type versions struct{ re *regexp.Regexp }
+
+func (v *versions) valid(s string) bool {
+	if v.re == nil {
+		v.re = regexp.MustCompile(pep440)
+	}
+	return v.re.MatchString(s)
+}
 
 func (p *parser) specs() ([]string, error) {
 	var out []string
@@ -371,7 +398,7 @@ func (p *parser) specs() ([]string, error) {
 		case v == "":
 			return nil, parseError(fmt.Sprintf("expected a version after %q", o))
 		case o == "===":
-		case !pep440.MatchString(v):
+		case !p.versions.valid(v):
 			return nil, parseError(fmt.Sprintf("%q is not a valid version", v))
 		case strings.HasSuffix(v, ".*") && o != "==" && o != "!=":
 			return nil, parseError(fmt.Sprintf("%s%s: a .* version is only allowed with == and !=", o, v))
@@ -385,12 +412,16 @@ func (p *parser) specs() ([]string, error) {
 	}
 }
 
-// markerVars are PEP 508's environment markers.
-var markerVars = map[string]bool{
-	"python_version": true, "python_full_version": true, "os_name": true, "sys_platform": true,
-	"platform_release": true, "platform_system": true, "platform_version": true,
-	"platform_machine": true, "platform_python_implementation": true,
-	"implementation_name": true, "implementation_version": true, "extra": true,
+// markerVar reports whether s is one of PEP 508's environment markers.
+func markerVar(s string) bool {
+	switch s {
+	case "python_version", "python_full_version", "os_name", "sys_platform",
+		"platform_release", "platform_system", "platform_version",
+		"platform_machine", "platform_python_implementation",
+		"implementation_name", "implementation_version", "extra":
+		return true
+	}
+	return false
 }
 
 func (p *parser) markerOr() (string, error) {
@@ -500,7 +531,7 @@ func (p *parser) markerValue() (string, error) {
 		return `"` + v + `"`, nil
 	}
 	v := p.take(func(c byte) bool { return identChar(c) || c == '.' })
-	if !markerVars[v] {
+	if !markerVar(v) {
 		if v == "" {
 			return "", parseError(fmt.Sprintf("marker: expected a variable or a quoted string at %s", p.rest()))
 		}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/interpreters/deps"
+	"github.com/pyexec/pyexec/server"
+)
+
+// TestLayerWithoutInstalls covers the glue's decisions that need no
+// install: no layer when nothing is needed, failures when a layer would be.
+func TestLayerWithoutInstalls(t *testing.T) {
+	r := &jailRunner{log: slog.New(slog.DiscardHandler)} // no cache
+	in := interpreters.Interpreter{Version: "3.12.1", Stdlib: []string{"json", "os", "sys"}, Installed: []string{"pip", "requests"}}
+	job := func(code, reqs string, detect bool) server.Job {
+		return server.Job{ID: "exe_1", Entrypoint: "main.py", Requirements: reqs, DetectImports: detect,
+			Files: []server.File{{Path: "main.py", Mode: 0o644, Data: []byte(code)}, {Path: "helper.py", Mode: 0o644}}}
+	}
+	for _, tt := range []struct {
+		name    string
+		job     server.Job
+		failure string // "" for no layer and no failure
+	}{
+		{"nothing", job("print(1)", "", true), ""},
+		{"stdlib, installed and own imports", job("import json, os.path, requests, helper", "", true), ""},
+		{"dash", job("import numpy", "-", true), ""},
+		{"detection off", job("import numpy", "", false), ""},
+		{"detected", job("import numpy", "", true), "this server installs no packages"},
+		{"requirements", job("print(1)", "six", false), "this server installs no packages"},
+		{"bad requirements", job("print(1)", "-e .", false), "requirements_txt: line 1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lease, out, err := r.layer(context.Background(), tt.job, in)
+			if err != nil || lease != nil {
+				t.Fatalf("layer = %v, %+v, %v", lease, out, err)
+			}
+			switch {
+			case tt.failure == "" && out != nil:
+				t.Errorf("failure %q, want none", out.Failure)
+			case tt.failure != "" && (out == nil || !strings.Contains(out.Failure, tt.failure)):
+				t.Errorf("outcome %+v, want failure %q", out, tt.failure)
+			}
+		})
+	}
+}
+
+func TestLayersAPIErrors(t *testing.T) {
+	for _, tt := range []struct{ from, to error }{
+		{deps.ErrNotFound, server.ErrLayerNotFound},
+		{deps.ErrInUse, server.ErrLayerInUse},
+	} {
+		err := layersAPIError(tt.from)
+		if !errors.Is(err, tt.to) || !errors.Is(err, tt.from) {
+			t.Errorf("%v maps to %v, want %v", tt.from, err, tt.to)
+		}
+	}
+}

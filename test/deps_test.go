@@ -1,0 +1,225 @@
+package test
+
+// Dependencies end to end: requirements_txt installed by the real pip from
+// a PEP 503 index on 127.0.0.1 that the test serves (wheels it builds
+// itself), cached layers, auto-detected imports, refusals, failures, the
+// /api/v1/deps endpoints, warm-up, and what requirements cost a run.
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/interpreters/deps/depstest"
+)
+
+// startIndex serves the standard test wheels until t ends.
+func startIndex(t *testing.T) *depstest.Index {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := depstest.Start(dir, depstest.Wheels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	return ix
+}
+
+func (s *Server) layers(t testing.TB) []api.Layer {
+	t.Helper()
+	r := s.do(t, http.MethodGet, "/api/v1/deps", "", nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /api/v1/deps: %d %s", r.Status, r.Body)
+	}
+	return decode[api.Layers](t, r.Body).Layers
+}
+
+func layerOf(layers []api.Layer, req string) (api.Layer, bool) {
+	for _, l := range layers {
+		if slices.Equal(l.Requirements, []string{req}) {
+			return l, true
+		}
+	}
+	return api.Layer{}, false
+}
+
+func TestDependencies(t *testing.T) {
+	requireJail(t)
+	ix := startIndex(t)
+	s := startServer(t, "PYEXEC_DEPS_INDEX_URL="+ix.URL, "PYEXEC_DEPS_WARMUP=pyx-pth")
+	app := "import pyx_app\nprint(pyx_app.hello())\n"
+
+	t.Run("install, then cached", func(t *testing.T) {
+		before := ix.Downloads()
+		start := time.Now()
+		e := s.eval(t, api.EvalRequest{Code: app, RequirementsTxt: "pyx-app"})
+		first := time.Since(start)
+		wantRun(t, e, "app on base 2.0\n")
+		start = time.Now()
+		e = s.eval(t, api.EvalRequest{Code: app, RequirementsTxt: "  PYX_App   # the same\n"})
+		cached := time.Since(start)
+		wantRun(t, e, "app on base 2.0\n")
+		after := ix.Downloads()
+		if after["pyx_app-1.0-py3-none-any.whl"]-before["pyx_app-1.0-py3-none-any.whl"] != 1 {
+			t.Errorf("pyx-app downloaded %d times, want once", after["pyx_app-1.0-py3-none-any.whl"]-before["pyx_app-1.0-py3-none-any.whl"])
+		}
+		t.Logf("first run (install) %v, cached run %v", first.Round(time.Millisecond), cached.Round(time.Millisecond))
+	})
+
+	t.Run("exec with requirements", func(t *testing.T) {
+		status, raw := s.execSync(t, map[string]string{"main.py": "import pyx_base\nprint(pyx_base.VERSION)\n"},
+			api.Metadata{Entrypoint: "main.py", RequirementsTxt: "pyx-base==1.0"})
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, raw)
+		}
+		wantRun(t, decode[api.Execution](t, raw), "1.0\n")
+	})
+
+	t.Run("auto-detected imports", func(t *testing.T) {
+		e := s.eval(t, api.EvalRequest{Code: "import json\nimport yaml\nprint(yaml.FAKE)\n"})
+		wantRun(t, e, "PyYAML from the test index\n")
+		// The user's pin wins over the detected dependency's latest version.
+		e = s.eval(t, api.EvalRequest{Code: app, RequirementsTxt: "pyx-base==1.0"})
+		wantRun(t, e, "app on base 1.0\n")
+		// Modules of the request's own files are not installed.
+		e = s.eval(t, api.EvalRequest{Files: []api.File{
+			{Name: "main.py", Content: "import helper\nprint(helper.X)\n"},
+			{Name: "helper.py", Content: "X = 'own'\n"},
+		}})
+		wantRun(t, e, "own\n")
+	})
+
+	t.Run("dash turns detection off", func(t *testing.T) {
+		e := s.eval(t, api.EvalRequest{Code: "import pyx_base\n", RequirementsTxt: "-"})
+		if e.Status != api.StatusCompleted || e.ErrorType != "ModuleNotFoundError" {
+			t.Errorf("got %s error_type=%s; want ModuleNotFoundError", describe(e), e.ErrorType)
+		}
+	})
+
+	t.Run("missing package", func(t *testing.T) {
+		e := s.eval(t, api.EvalRequest{Code: "print(1)", RequirementsTxt: "pyx-nosuch==1.0"})
+		if e.Status != api.StatusFailed || e.ExitCode == nil || *e.ExitCode == 0 ||
+			!strings.HasPrefix(e.Error, "installing requirements failed: no matching distribution found for pyx-nosuch==1.0") ||
+			!strings.Contains(e.Stderr, "No matching distribution found for pyx-nosuch==1.0") || e.Stdout != "" {
+			t.Errorf("got %s", describe(e))
+		}
+		// Auto-detected: the message says where the name came from.
+		e = s.eval(t, api.EvalRequest{Code: "import pyx_missing_module\n"})
+		if e.Status != api.StatusFailed || !strings.Contains(e.Error, "detected from the code's imports: pyx-missing-module") {
+			t.Errorf("got %s", describe(e))
+		}
+	})
+
+	t.Run("refused requirements", func(t *testing.T) {
+		for _, req := range []string{"-e .", "--index-url http://evil.example/", "https://evil.example/x.whl", "numpy; rm -rf /"} {
+			status, raw := s.postJSON(t, "/api/v1/eval", api.EvalRequest{Code: "print(1)", RequirementsTxt: req})
+			if status != http.StatusBadRequest || !strings.Contains(string(raw), "requirements_txt: line 1") {
+				t.Errorf("%q: %d %s", req, status, raw)
+			}
+		}
+	})
+
+	t.Run("user code without network", func(t *testing.T) {
+		code := fmt.Sprintf("import urllib.request, pyx_base\ntry:\n    urllib.request.urlopen(%q, timeout=3)\n    print('reached')\nexcept OSError as e:\n    print('no network', pyx_base.VERSION)\n", ix.URL)
+		e := s.eval(t, api.EvalRequest{Code: code, RequirementsTxt: "pyx-base==2.0"})
+		wantRun(t, e, "no network 2.0\n")
+	})
+
+	t.Run("layers endpoints and warm-up", func(t *testing.T) {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			if _, ok := layerOf(s.layers(t), "pyx-pth"); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("warm-up layer pyx-pth not listed: %+v", s.layers(t))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		l, ok := layerOf(s.layers(t), "pyx-app")
+		if !ok || !slices.Equal(l.Packages, []string{"pyx-app==1.0", "pyx-base==2.0"}) || l.SizeBytes <= 0 ||
+			l.InUse || l.LastUsedAt.Before(l.CreatedAt) || l.PythonVersion == "" {
+			t.Fatalf("pyx-app layer: %+v (found %v)", l, ok)
+		}
+		if r := s.do(t, http.MethodDelete, "/api/v1/deps/"+strings.Repeat("0", 32), "", nil); r.Status != http.StatusNotFound {
+			t.Errorf("DELETE unknown: %d %s", r.Status, r.Body)
+		}
+		if r := s.do(t, http.MethodDelete, "/api/v1/deps/"+l.Key, "", nil); r.Status != http.StatusOK {
+			t.Errorf("DELETE: %d %s", r.Status, r.Body)
+		}
+		if _, ok := layerOf(s.layers(t), "pyx-app"); ok {
+			t.Error("removed layer still listed")
+		}
+		before := ix.Downloads()
+		wantRun(t, s.eval(t, api.EvalRequest{Code: app, RequirementsTxt: "pyx-app"}), "app on base 2.0\n")
+		if d := ix.Downloads()["pyx_app-1.0-py3-none-any.whl"] - before["pyx_app-1.0-py3-none-any.whl"]; d != 1 {
+			t.Errorf("after DELETE, pyx-app downloaded %d times, want once (rebuilt)", d)
+		}
+	})
+}
+
+// TestDependencyTimings logs what requirements cost a run through HTTP:
+// the first (installing) run, then cached runs interleaved with runs
+// without requirements, on a server with the warm pool (the default) and
+// on one without. Reported, not asserted.
+func TestDependencyTimings(t *testing.T) {
+	requireJail(t)
+	ix := startIndex(t)
+	for _, pool := range []struct{ name, env string }{
+		{"warm pool (default)", ""},
+		{"no pool", "PYEXEC_POOL_SIZES=3.12=0"},
+	} {
+		t.Run(pool.name, func(t *testing.T) {
+			env := []string{"PYEXEC_DEPS_INDEX_URL=" + ix.URL}
+			if pool.env != "" {
+				env = append(env, pool.env)
+			}
+			s := startServer(t, env...)
+			run := func(req string) (time.Duration, int64) {
+				start := time.Now()
+				e := s.eval(t, api.EvalRequest{Code: "print(1)", RequirementsTxt: req})
+				took := time.Since(start)
+				wantRun(t, e, "1\n")
+				return took, e.DurationMS
+			}
+			for range 3 {
+				run("")
+			}
+			first, firstMS := run("pyx-app\npyx-pth")
+			const rounds = 30
+			var none, cached, diffs []time.Duration
+			var noneMS, cachedMS []int64
+			for i := range rounds {
+				if pool.env == "" {
+					time.Sleep(20 * time.Millisecond) // let the pool refill
+				}
+				var wn, wc time.Duration
+				var mn, mc int64
+				if i%2 == 0 {
+					wn, mn = run("")
+					wc, mc = run("pyx-app\npyx-pth")
+				} else {
+					wc, mc = run("pyx-app\npyx-pth")
+					wn, mn = run("")
+				}
+				none, cached, diffs = append(none, wn), append(cached, wc), append(diffs, wc-wn)
+				noneMS, cachedMS = append(noneMS, mn), append(cachedMS, mc)
+			}
+			med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+			medMS := func(d []int64) int64 { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
+			r := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
+			t.Logf("first run, installing pyx-app (+ pyx-base) and pyx-pth: %v (duration_ms %d)", first.Round(time.Millisecond), firstMS)
+			t.Logf("no requirements:     client median %v, duration_ms median %d", r(med(none)), medMS(noneMS))
+			t.Logf("cached requirements: client median %v, duration_ms median %d", r(med(cached)), medMS(cachedMS))
+			t.Logf("cached minus none: median of paired differences %v", r(med(diffs)))
+		})
+	}
+}
