@@ -66,9 +66,11 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 		if !m.targets[b.Target] {
 			return nil, fmt.Errorf("bind target %s: not among the manager's bind targets", b.Target)
 		}
-		flags := roBind
+		// Not recursive: a jail must not hold mounts made below Source
+		// later (an install's tmpfs inside the layer cache).
+		flags := unix.MS_BIND | unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV
 		if b.Writable {
-			flags = unix.MS_BIND | unix.MS_REC | unix.MS_NOSUID | unix.MS_NODEV
+			flags = unix.MS_BIND | unix.MS_NOSUID | unix.MS_NODEV
 		}
 		mounts = append(mounts, &configs.Mount{Source: b.Source, Destination: b.Target, Device: "bind", Flags: flags})
 	}

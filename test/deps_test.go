@@ -74,6 +74,25 @@ func TestDependencies(t *testing.T) {
 		t.Logf("first run (install) %v, cached run %v", first.Round(time.Millisecond), cached.Round(time.Millisecond))
 	})
 
+	t.Run("the cache is not listable and layers are read-only", func(t *testing.T) {
+		// Every jail sees the cache (so pooled jails serve runs with
+		// requirements), but only reaches a layer by its key.
+		code := `import errno, os, sys, pyx_app
+layer = [p for p in sys.path if p.startswith("/.pyexec/layers/")][0]
+def attempt(f):
+    try:
+        f()
+        return "allowed"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+print(attempt(lambda: os.listdir("/.pyexec/layers")))
+print(attempt(lambda: open(os.path.join(layer, "x"), "w")))
+print(attempt(lambda: os.listdir(os.path.dirname(layer))) != "allowed")
+`
+		e := s.eval(t, api.EvalRequest{Code: code, RequirementsTxt: "pyx-app"})
+		wantRun(t, e, "EACCES\nEROFS\nTrue\n")
+	})
+
 	t.Run("exec with requirements", func(t *testing.T) {
 		status, raw := s.execSync(t, map[string]string{"main.py": "import pyx_base\nprint(pyx_base.VERSION)\n"},
 			api.Metadata{Entrypoint: "main.py", RequirementsTxt: "pyx-base==1.0"})

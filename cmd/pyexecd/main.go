@@ -109,7 +109,10 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	}
 	defer layers.Close()
 
-	templates, err := poolTemplates(cfg, interps)
+	// Every jail sees the layer cache (read-only, not listable), so that a
+	// run with requirements can take a pooled jail.
+	binds := []jail.Bind{layers.Bind()}
+	templates, err := poolTemplates(cfg, interps, binds)
 	if err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
@@ -141,7 +144,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
 		Layers:     layersAPI{layers},
 		Logger:     log,
-	}, &jailRunner{jails: jails, pool: pool, deps: layers, interps: interps, log: log}, interps)
+	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

@@ -19,6 +19,7 @@ type jailRunner struct {
 	jails   *jail.Manager
 	pool    *jail.Pool  // nil: every job runs cold
 	deps    *deps.Cache // nil: jobs with requirements fail
+	binds   []jail.Bind // in every jail, pooled ones too (the layer cache)
 	interps *interpreters.Set
 	log     *slog.Logger
 }
@@ -41,16 +42,15 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Entrypoint: job.Entrypoint, Args: job.Args,
 		EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
 	}
-	var binds []jail.Bind
 	if layer != nil {
 		defer layer.Release()
-		run.Layers, binds = []string{deps.MountPoint}, []jail.Bind{layer.Bind()}
+		run.Layers = []string{layer.Path()}
 	}
 	spec := jail.Spec{
 		Args:   in.Command(run),
 		Env:    jobEnv(in, job.Env),
 		Mounts: in.Mounts,
-		Binds:  binds,
+		Binds:  r.binds,
 		Files:  jailFiles(job.Files),
 		Stdin:  job.Stdin,
 		Limits: jail.Limits{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/pyexec/pyexec/client/api"
@@ -13,7 +14,7 @@ import (
 // execute runs spec in a pooled jail when the warm path gives the same
 // result as a cold one, else in a fresh jail.
 func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, run interpreters.Run, spec jail.Spec) (jail.Result, error) {
-	if r.pool != nil && warmable(spec, r.pool.DiskBytes(in.Version)) {
+	if r.pool != nil && slices.Equal(spec.Binds, r.binds) && warmable(spec, r.pool.DiskBytes(in.Version)) {
 		res, ok, err := r.pool.Run(ctx, in.Version, jail.Activation{
 			Files: spec.Files, Stdin: spec.Stdin, Limits: spec.Limits,
 			Control: interpreters.EncodeRequest(run, spec.Env),
@@ -29,11 +30,12 @@ func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, r
 }
 
 // warmable reports whether a pooled jail (started without network, with
-// the pool's disk size and the base environment) runs spec exactly as a
-// fresh jail would: no network, no extra mounts, the same disk size, and
-// no environment variable that Python reads only at start-up.
+// the pool's disk size, the runner's common binds and the base
+// environment) runs spec exactly as a fresh jail would: no network, the
+// same disk size, and no environment variable that Python reads only at
+// start-up. The caller checks that spec's binds are the common ones.
 func warmable(spec jail.Spec, poolDisk int64) bool {
-	if poolDisk == 0 || spec.Network || len(spec.Binds) > 0 || spec.Limits.DiskBytes != poolDisk {
+	if poolDisk == 0 || spec.Network || spec.Limits.DiskBytes != poolDisk {
 		return false
 	}
 	for _, kv := range spec.Env {
@@ -50,7 +52,7 @@ func warmable(spec jail.Spec, poolDisk int64) bool {
 
 // poolTemplates turns the configured pool sizes (by series or version)
 // into one template per interpreter.
-func poolTemplates(cfg configs.Config, interps *interpreters.Set) ([]jail.Template, error) {
+func poolTemplates(cfg configs.Config, interps *interpreters.Set, binds []jail.Bind) ([]jail.Template, error) {
 	var out []jail.Template
 	d := cfg.Limits.Default
 	for sel, size := range cfg.Pool.Sizes {
@@ -69,6 +71,7 @@ func poolTemplates(cfg configs.Config, interps *interpreters.Set) ([]jail.Templa
 				Args:   in.WarmCommand(),
 				Env:    jobEnv(in, nil),
 				Mounts: in.Mounts,
+				Binds:  binds,
 				Report: true,
 				Limits: jail.Limits{
 					DiskBytes:      int64(d.DiskMB) << 20,

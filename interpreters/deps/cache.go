@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -70,8 +71,12 @@ func New(cfg Config, jails Jails) (*Cache, error) {
 		layers: map[string]*layer{},
 		builds: map[string]*build{},
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o711); err != nil {
 		return nil, fmt.Errorf("make deps cache dir: %w", err)
+	}
+	// Traversable, not listable: jails reach a layer only by its key.
+	if err := os.Chmod(cfg.Dir, 0o711); err != nil {
+		return nil, fmt.Errorf("deps cache dir: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(cfg.Dir, ".lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -165,10 +170,14 @@ type Lease struct {
 // Key is the layer's key.
 func (l *Lease) Key() string { return l.l.meta.Key }
 
-// Bind mounts the layer read-only at MountPoint.
-func (l *Lease) Bind() jail.Bind {
-	return jail.Bind{Source: filepath.Join(l.l.dir, layerName), Target: MountPoint}
-}
+// Path is where a jail with Cache.Bind sees the layer; pass it as
+// interpreters.Run.Layers.
+func (l *Lease) Path() string { return path.Join(LayersMount, l.l.meta.Key, layerName) }
+
+// Bind mounts the whole cache read-only at LayersMount. Every run's jail
+// gets it, with or without requirements, so that runs with requirements
+// can use pooled jails too.
+func (c *Cache) Bind() jail.Bind { return jail.Bind{Source: c.cfg.Dir, Target: LayersMount} }
 
 // Release ends the hold; later calls do nothing.
 func (l *Lease) Release() { l.once.Do(func() { l.c.release(l.l) }) }
@@ -308,6 +317,9 @@ func (c *Cache) publishLocked(tmp string, m Meta) (*layer, []string, error) {
 			return nil, nil, fmt.Errorf("move stale layer aside: %w", err)
 		}
 		trash = append(trash, stale)
+	}
+	if err := os.Chmod(tmp, 0o711); err != nil { // built 0700: reachable only once complete
+		return nil, trash, fmt.Errorf("publish layer: %w", err)
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		return nil, trash, fmt.Errorf("publish layer: %w", err)

@@ -17,9 +17,13 @@ import (
 
 // Paths inside jails.
 const (
-	// MountPoint is where a run's jail sees its layer, read-only; pass it
-	// as interpreters.Run.Layers.
-	MountPoint = "/.pyexec/deps"
+	// LayersMount is where every run's jail sees the cache directory,
+	// read-only (Cache.Bind): pooled jails are started before their request
+	// names its layer. The cache directory and the layers' directories are
+	// traversable but not listable (0711), so a run reaches only the layer
+	// whose path it is given (Lease.Path); the build directories are root's
+	// alone (0700).
+	LayersMount = "/.pyexec/layers"
 	// outDir is where the install jail sees the layer being built.
 	outDir = "/.pyexec/out"
 	// wheelsDir/<n> is where the install jail sees the n-th find-links
@@ -101,7 +105,7 @@ type Jails interface {
 // BindTargets are the jail bind targets that runs and installs with ix
 // use; give them to the jail Manager (jail.Config.BindTargets).
 func BindTargets(ix requirements.Index) []string {
-	out := []string{MountPoint, outDir}
+	out := []string{LayersMount, outDir}
 	for i, fl := range ix.FindLinks {
 		if _, ok := localDir(fl); ok {
 			out = append(out, wheelDir(i))

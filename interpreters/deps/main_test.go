@@ -181,13 +181,13 @@ func acquire(t testing.TB, c *Cache, in interpreters.Interpreter, text string) *
 }
 
 // runSpec is how the server runs user code: the layer (if any) mounted
-// read-only at MountPoint and added like site-packages.
+// (the cache mounted read-only at LayersMount) and added like site-packages.
 func (e *env) runSpec(in interpreters.Interpreter, lease *Lease, code string) jail.Spec {
 	run := interpreters.Run{Entrypoint: "main.py"}
 	var binds []jail.Bind
 	if lease != nil {
-		run.Layers = []string{MountPoint}
-		binds = []jail.Bind{lease.Bind()}
+		run.Layers = []string{lease.Path()}
+		binds = []jail.Bind{lease.c.Bind()}
 	}
 	return jail.Spec{
 		Args:   in.Command(run),
