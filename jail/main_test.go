@@ -13,6 +13,7 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 func TestMain(m *testing.M) {
@@ -32,13 +33,7 @@ func TestMain(m *testing.M) {
 // machine without them, and fails it under CI=true, where it must run.
 func requireJail(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("jail tests need root; CI=true runs them as root, so this is a failure")
-	}
-	t.Skip("jail tests need root, user namespaces and cgroups (requireJail)")
+	jailtest.Require(t, "jail tests")
 }
 
 type env struct {

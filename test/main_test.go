@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 // The harness's fixed numbers.
@@ -101,13 +103,7 @@ func runTests(m *testing.M) int {
 // user namespaces and cgroups, and fails it under CI=true, where it must run.
 func requireJail(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("end-to-end tests need root to start jails; CI=true runs them as root, so this is a failure")
-	}
-	t.Skip("end-to-end tests need root, user namespaces and cgroups (requireJail)")
+	jailtest.Require(t, "end-to-end tests")
 }
 
 // Server is one running pyexecd process.

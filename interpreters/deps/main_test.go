@@ -16,6 +16,7 @@ import (
 	"github.com/pyexec/pyexec/interpreters/deps/depstest"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 // Host ids and places of this package's jails, apart from other packages'
@@ -45,13 +46,7 @@ func TestMain(m *testing.M) {
 // machine without them, and fails it under CI=true, where it must run.
 func requireJail(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("deps tests need root to run jails; CI=true runs them as root, so this is a failure")
-	}
-	t.Skip("deps tests need root, user namespaces and cgroups to run jails (requireJail)")
+	jailtest.Require(t, "deps tests")
 }
 
 type env struct {
