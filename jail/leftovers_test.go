@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,5 +267,56 @@ print(sorted(seen), sorted(pids))
 	res := run(t, e, b)
 	if got := strings.TrimSpace(string(res.Stdout)); got != "['/work/main.py'] ['1']" {
 		t.Fatalf("second jail sees %s (stderr %s)", got, res.Stderr)
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+func TestNoDescriptorLeaks(t *testing.T) {
+	e := testEnv(t)
+	in, _ := e.interp.Select("3.12")
+	warm := e.python(t, "3.12", "")
+	warm.Args = in.WarmCommand()
+	broken := e.python(t, "3.12", "")
+	broken.Args = []string{"/nonexistent/python"}
+	// Warm up whatever the runtime keeps open (epoll, the start threads).
+	if _, err := e.m.Run(context.Background(), e.python(t, "3.12", "pass")); err != nil {
+		t.Fatal(err)
+	}
+	e.m.Quiesce()
+	before := openFDs(t)
+	for i := 0; i < 5; i++ {
+		j, err := e.m.StartWarm(warm, interpreters.WarmReady)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.Kill() // discarded without a request, as the pool recycles
+		if _, err := j.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.m.Start(broken); err == nil {
+			t.Fatal("a jail whose command does not exist started")
+		}
+	}
+	e.m.Quiesce()
+	// libcontainer closes a container's exec fifo only when its start
+	// succeeds; after a failed start the descriptor goes with the
+	// container's garbage collection (os.File's finalizer).
+	for i := 0; i < 3; i++ {
+		runtime.GC()
+		time.Sleep(20 * time.Millisecond) // finalizers run after the collection
+	}
+	if after := openFDs(t); after > before {
+		t.Fatalf("open descriptors %d -> %d after 5 discarded warm jails and 5 failed starts", before, after)
+	}
+	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
+		t.Fatalf("failed starts left %v", left)
 	}
 }

@@ -42,6 +42,26 @@ type Jail struct {
 	flooded  bool
 	stop     chan struct{} // closed when the process has exited
 	timer    *time.Timer
+	begun    bool // begin ran: the stdin writer owns stdinW
+}
+
+// closeParentEnds closes the server's ends of the pipes that no goroutine
+// owns yet: stdin before begin, a warm jail's control and report ends.
+// The output captures close their own ends at EOF.
+func (j *Jail) closeParentEnds() {
+	j.mu.Lock()
+	begun := j.begun
+	j.mu.Unlock()
+	if !begun && j.stdinW != nil {
+		j.stdinW.Close()
+	}
+	if j.control != nil {
+		j.control.Close()
+		j.control = nil
+	}
+	if j.reportR != nil && j.report == nil {
+		j.reportR.Close()
+	}
 }
 
 // Run starts spec and waits for its end. Cancelling ctx kills the jail;
@@ -125,6 +145,7 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	if err != nil {
 		return nil, err
 	}
+	cleanups = append(cleanups, func() error { j.closeParentEnds(); return nil })
 	j.proc = p
 	m.track(j, true)
 	cleanups = append(cleanups, func() error { m.track(j, false); return nil })
@@ -142,6 +163,7 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 func (j *Jail) begin() {
 	j.mu.Lock()
 	j.timer = time.AfterFunc(j.limits.Timeout, j.timeout)
+	j.begun = true
 	j.mu.Unlock()
 	go func(w *os.File, data []byte) {
 		_, _ = w.Write(data) // EPIPE when the code does not read it all
@@ -272,8 +294,6 @@ func (j *Jail) Wait() (Result, error) {
 	ps, waitErr := j.proc.Wait()
 	j.mu.Lock()
 	res.Duration = time.Since(j.started)
-	j.mu.Unlock()
-	j.mu.Lock()
 	close(j.stop)
 	res.TimedOut, res.Killed, res.OutputLimit = j.timedOut, j.killed, j.flooded
 	timer := j.timer
@@ -281,9 +301,7 @@ func (j *Jail) Wait() (Result, error) {
 	if timer != nil {
 		timer.Stop()
 	}
-	if j.control != nil {
-		j.control.Close()
-	}
+	j.closeParentEnds()
 	// Output pipes end when the last task holding them is gone; the pid
 	// namespace dies with its init, so this does not wait long.
 	_ = j.group.Kill()
