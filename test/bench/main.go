@@ -108,6 +108,11 @@ func run(o options) error {
 	}
 	add("warm jail: server duration_ms", pct(srv))
 	rows = append(rows, row{"warm jail: client latency over HTTP", pct(cli), fmt.Sprintf("%.0f ms", seedTrivialMS), ratio(seedTrivialMS, p(cli, 50))})
+	_, replLat, err := evalReq(warm, o.runs, 4, api.EvalRequest{Code: "x = 5\ny = 10\nx + y", EvalLastExpr: true})
+	if err != nil {
+		return err
+	}
+	add("warm jail: eval_last_expr (`x + y`) client latency", pct(replLat))
 	syncLat, err := execSyncN(warm, o.runs, 4)
 	if err != nil {
 		return err
@@ -182,6 +187,11 @@ func timeN(n int, f func() error) []time.Duration {
 // evalN runs n trivial /evals one after the other. With pool > 0 it waits
 // before each until the pool is full again.
 func evalN(s *server, n, pool int) (srv, cli []time.Duration, err error) {
+	return evalReq(s, n, pool, api.EvalRequest{Code: "pass"})
+}
+
+// evalReq runs req n times, one after the other, like evalN.
+func evalReq(s *server, n, pool int, req api.EvalRequest) (srv, cli []time.Duration, err error) {
 	for i := 0; i < n; i++ {
 		if pool > 0 {
 			if err := s.waitPool(pool); err != nil {
@@ -189,7 +199,7 @@ func evalN(s *server, n, pool int) (srv, cli []time.Duration, err error) {
 			}
 		}
 		start := time.Now()
-		e, err := s.eval(context.Background(), "pass")
+		e, err := s.evalRequest(req)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -420,9 +430,13 @@ func (s *server) post(path string, body any, want int, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func (s *server) eval(ctx context.Context, code string) (*api.Execution, error) {
+func (s *server) eval(_ context.Context, code string) (*api.Execution, error) {
+	return s.evalRequest(api.EvalRequest{Code: code})
+}
+
+func (s *server) evalRequest(req api.EvalRequest) (*api.Execution, error) {
 	var e api.Execution
-	if err := s.post("/api/v1/eval", api.EvalRequest{Code: code}, http.StatusOK, &e); err != nil {
+	if err := s.post("/api/v1/eval", req, http.StatusOK, &e); err != nil {
 		return nil, err
 	}
 	if e.Status != api.StatusCompleted || e.ExitCode == nil || *e.ExitCode != 0 {
