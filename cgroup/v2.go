@@ -35,8 +35,14 @@ func newV2(parent string) (*v2, error) {
 			want = append(want, c)
 		}
 	}
+	// ToggleControllers enables them in every ancestor of the parent but
+	// not in the parent itself, where the jails' groups need them.
 	if err := p.ToggleControllers(want, cgroup2.Enable); err != nil {
 		return nil, fmt.Errorf("enable controllers %s: %w", strings.Join(want, ","), err)
+	}
+	own := filepath.Join(v2Mount, parent, "cgroup.subtree_control")
+	if err := os.WriteFile(own, []byte("+"+strings.Join(want, " +")), 0); err != nil {
+		return nil, fmt.Errorf("enable controllers %s in %s: %w", strings.Join(want, ","), parent, err)
 	}
 	b := &v2{parent: parent, have: Controllers{
 		Memory: slices.Contains(want, "memory"),
