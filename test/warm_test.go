@@ -86,7 +86,7 @@ func TestWarmColdEquivalence(t *testing.T) {
 		meta  api.Metadata
 	}{
 		{"argv env stdin file", map[string]string{"main.py": probeScript},
-			api.Metadata{Entrypoint: "main.py", ScriptArgs: []string{"a b", "--x", "ünï"}, EnvVars: []string{"FOO=bar=baz", "HOME=/work"}, Stdin: "line1\nline2\n"}},
+			api.Metadata{Entrypoint: "main.py", ScriptArgs: []string{"a b", "--x", "ünï"}, EnvVars: []string{"FOO=bar=baz", "GREETING=hi there"}, Stdin: "line1\nline2\n"}},
 		{"entrypoint in a subdirectory", map[string]string{"sub/run.py": probeScript},
 			api.Metadata{Entrypoint: "sub/run.py"}},
 		{"relative imports and traceback", pkg, api.Metadata{Entrypoint: "main.py"}},

@@ -101,13 +101,21 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jails: %w", err)
 	}
-	defer jails.Close()
+	defer func() {
+		if err := jails.Close(); err != nil {
+			log.Warn("jails close", "err", err)
+		}
+	}()
 
 	layers, err := deps.New(depsConfig(cfg, log), jails)
 	if err != nil {
 		return fmt.Errorf("deps: %w", err)
 	}
-	defer layers.Close()
+	defer func() {
+		if err := layers.Close(); err != nil {
+			log.Warn("deps cache close", "err", err)
+		}
+	}()
 
 	// Every jail sees the layer cache (read-only, not listable), so that a
 	// run with requirements can take a pooled jail.
@@ -172,6 +180,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	stop() // a second SIGTERM or SIGINT now ends the process at once
 	log.Info("shutting down", "grace", cfg.Server.ShutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownGrace)
 	defer cancel()
@@ -180,6 +189,7 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	if err := srv.Shutdown(grace); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("server shutdown", "err", err)
 	}
+	pool.Close() // no more refills; the waiting jails are destroyed
 	jails.KillAll()
 	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancelHTTP()

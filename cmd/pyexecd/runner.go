@@ -108,13 +108,16 @@ func outcome(job server.Job, in interpreters.Interpreter, res jail.Result, log *
 	return out
 }
 
-// baseLang is the locale every jail starts with.
-const baseLang = "C.UTF-8"
+// The locale and home every jail starts with.
+const (
+	baseLang = "C.UTF-8"
+	baseHome = "/tmp"
+)
 
 // jobEnv is the environment of user code: a sane base that the request's
 // env_vars may override.
 func jobEnv(in interpreters.Interpreter, user []string) []string {
-	env := []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=" + baseLang, "USER=sandbox", "TMPDIR=/tmp"}
+	env := []string{"PATH=" + in.Path(), "HOME=" + baseHome, "LANG=" + baseLang, "USER=sandbox", "TMPDIR=/tmp"}
 	seen := map[string]int{}
 	for i, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")

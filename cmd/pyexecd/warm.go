@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/pyexec/pyexec/client/api"
@@ -14,7 +13,7 @@ import (
 // execute runs spec in a pooled jail when the warm path gives the same
 // result as a cold one, else in a fresh jail.
 func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, run interpreters.Run, spec jail.Spec) (jail.Result, error) {
-	if r.pool != nil && slices.Equal(spec.Binds, r.binds) && warmable(spec, r.pool.DiskBytes(in.Version)) {
+	if r.pool != nil && warmable(spec, r.pool.DiskBytes(in.Version)) {
 		res, ok, err := r.pool.Run(ctx, in.Version, jail.Activation{
 			Files: spec.Files, Stdin: spec.Stdin, Limits: spec.Limits,
 			Control: interpreters.EncodeRequest(run, spec.Env),
@@ -30,10 +29,13 @@ func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, r
 }
 
 // warmable reports whether a pooled jail (started without network, with
-// the pool's disk size, the runner's common binds and the base
-// environment) runs spec exactly as a fresh jail would: no network, the
-// same disk size, and no environment variable that Python reads only at
-// start-up. The caller checks that spec's binds are the common ones.
+// the pool's disk size, the runner's binds and the base environment) runs
+// spec exactly as a fresh jail would: no network, the same disk size, and
+// no environment variable read only when a process starts: Python's own
+// (PYTHON*), the locale (LANG, LC_*), the dynamic loader's and libc's
+// (LD_*, GLIBC_TUNABLES, MALLOC_*), TZ (time.tzname is set when the time
+// module starts), and HOME, which places the user site-packages that site
+// adds at start-up.
 func warmable(spec jail.Spec, poolDisk int64) bool {
 	if poolDisk == 0 || spec.Network || spec.Limits.DiskBytes != poolDisk {
 		return false
@@ -41,9 +43,10 @@ func warmable(spec jail.Spec, poolDisk int64) bool {
 	for _, kv := range spec.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		switch {
-		case strings.HasPrefix(k, "PYTHON"), strings.HasPrefix(k, "LC_"):
+		case strings.HasPrefix(k, "PYTHON"), strings.HasPrefix(k, "LC_"), strings.HasPrefix(k, "LD_"),
+			strings.HasPrefix(k, "MALLOC_"), k == "GLIBC_TUNABLES", k == "TZ":
 			return false
-		case k == "LANG" && v != baseLang:
+		case k == "LANG" && v != baseLang, k == "HOME" && v != baseHome:
 			return false
 		}
 	}
