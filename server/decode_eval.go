@@ -32,32 +32,39 @@ func (d *decoder) eval(body []byte) (Job, error) {
 		return Job{}, jsonError("the body", err)
 	}
 	files := req.Files
+	if len(files) > d.archive.maxEntries {
+		return Job{}, tooManyFiles(d.archive.maxEntries)
+	}
+	var size int64
+	for _, f := range files {
+		size += int64(len(f.Name) + len(f.Content))
+	}
 	if len(files) == 0 {
 		if req.Code == "" {
 			return Job{}, badRequest(`either "code" or "files" is required`)
 		}
 		files = []api.File{{Name: defaultEntrypoint, Content: req.Code}}
-	}
-	var size int64
-	for _, f := range files {
-		size += int64(len(f.Content))
+		size = int64(len(req.Code))
 	}
 	if size > d.maxCodeBytes {
-		return Job{}, tooLarge("the code is %d bytes; the limit is %d bytes", size, d.maxCodeBytes)
+		return Job{}, tooLarge("the code (file names included) is %d bytes; the limit is %d bytes", size, d.maxCodeBytes)
 	}
 
 	t := newTree()
 	for i, f := range files {
-		name, ok := cleanName(f.Name)
-		if !ok {
-			return Job{}, badRequest(`files[%d]: invalid file name %q: it must be a relative path without ".."`, i, f.Name)
+		name, err := cleanName(f.Name)
+		if err != nil {
+			return Job{}, badRequest("files[%d]: invalid file name %s: the path %v", i, quoteName(f.Name), err)
 		}
-		err := t.add(File{Path: name, Mode: 0o644, Data: []byte(f.Content)})
+		err = t.add(File{Path: name, Mode: 0o644, Data: []byte(f.Content)})
 		if errors.Is(err, errDuplicate) {
-			return Job{}, badRequest("files[%d]: duplicate file name %q", i, f.Name)
+			return Job{}, badRequest("files[%d]: duplicate file name %s", i, quoteName(f.Name))
 		}
 		if err != nil {
-			return Job{}, badRequest("files[%d]: file name %q: %v", i, f.Name, err)
+			return Job{}, badRequest("files[%d]: file name %s: %v", i, quoteName(f.Name), err)
+		}
+		if len(t.files) > d.archive.maxEntries {
+			return Job{}, tooManyFiles(d.archive.maxEntries)
 		}
 	}
 
@@ -65,12 +72,13 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	if entry == "" {
 		entry = files[0].Name
 	}
-	clean, ok := cleanName(entry)
+	clean, err := cleanName(entry)
+	ok := err == nil
 	if ok {
 		_, ok = t.regular(clean)
 	}
 	if !ok {
-		return Job{}, badRequest("entrypoint %q is not one of the files", entry)
+		return Job{}, badRequest("entrypoint %s is not one of the files", quoteName(entry))
 	}
 
 	interp, err := d.interps.Resolve(req.PythonVersion)
@@ -79,6 +87,9 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	}
 	limits, err := d.limits.resolve(req.Config)
 	if err != nil {
+		return Job{}, err
+	}
+	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
 	if err := checkRequirements("requirements_txt", req.RequirementsTxt); err != nil {
@@ -94,6 +105,10 @@ func (d *decoder) eval(body []byte) (Job, error) {
 		EvalLastExpr:  req.EvalLastExpr,
 		Limits:        limits,
 	}, nil
+}
+
+func tooManyFiles(n int) error {
+	return badRequest("files: more than %d entries (counting the directories their names imply)", n)
 }
 
 // checkRequirements refuses a requirements text with a line that is not a

@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -90,7 +91,7 @@ func TestDecodeEvalRejects(t *testing.T) {
 		{"bad limit", `{"code":"1","config":{"memory_mb":1}}`, 400, "config.memory_mb must be between 16 and 8192"},
 		{"network", `{"code":"1","config":{"network_disabled":false}}`, 400, "network_disabled"},
 		{"code too large", `{"code":"` + big + `"}`, 413, "the limit is 102400 bytes"},
-		{"files too large", `{"files":[{"name":"a.py","content":"` + big[:60000] + `"},{"name":"b.py","content":"` + big[:60000] + `"}]}`, 413, "120000 bytes"},
+		{"files too large", `{"files":[{"name":"a.py","content":"` + big[:60000] + `"},{"name":"b.py","content":"` + big[:60000] + `"}]}`, 413, "120008 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,4 +111,64 @@ func TestDecodeEvalRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestDecodeEvalLimits(t *testing.T) {
+	// evalFiles is an /eval body with n files called name(i).
+	evalFiles := func(n int, name func(int) string, config string) string {
+		var b strings.Builder
+		b.WriteString(`{"files":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"name":%q,"content":"x"}`, name(i))
+		}
+		b.WriteString(`],"config":` + config + `}`)
+		return b.String()
+	}
+	flat := func(i int) string { return fmt.Sprintf("f%d.py", i) }
+	tests := []struct {
+		name       string
+		maxEntries int // 0: the default
+		body       string
+		status     int
+		want       string
+	}{
+		// Refused for their number before their size (130 KB of names and code).
+		{"too many files", 0, evalFiles(10001, func(i int) string { return fmt.Sprintf("file%05d.py", i) }, `{}`), 400,
+			"files: more than 10000 entries"},
+		{"implied directories count", 3, evalFiles(1, func(int) string { return "a/b/c/d.py" }, `{}`), 400, "files: more than 3 entries"},
+		{"name too long", 0, evalFiles(1, func(int) string { return strings.Repeat("a/", 2048) + "f" }, `{}`), 400, "files[0]: invalid file name \"a/a/"},
+		{"component too long", 0, evalFiles(1, func(int) string { return strings.Repeat("x", 256) }, `{}`), 400, "component longer than 255 bytes"},
+		{"names count as code", 0, evalFiles(30, func(i int) string {
+			return fmt.Sprintf("%02d/%sf", i, strings.Repeat(strings.Repeat("x", 250)+"/", 15)) // 3770 bytes
+		}, `{}`), 413, "the limit is 102400 bytes"},
+		{"files over disk_mb", 0, evalFiles(300, flat, `{"disk_mb":1}`), 413, "config.disk_mb allows 1 MB"},
+		{"entrypoint too long", 0, `{"code":"1","entrypoint":"` + strings.Repeat("e", 5000) + `"}`, 400, "entrypoint \"eee"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testDecoder(t)
+			if tt.maxEntries > 0 {
+				d.archive.maxEntries = tt.maxEntries
+			}
+			_, err := d.eval([]byte(tt.body))
+			var re *requestError
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want a request error", err)
+			}
+			if re.Status != tt.status || !strings.Contains(re.Msg, tt.want) {
+				t.Errorf("got %d %q, want %d containing %q", re.Status, re.Msg, tt.status, tt.want)
+			}
+			if len(re.Msg) > 400 {
+				t.Errorf("the message repeats %d bytes of the request", len(re.Msg))
+			}
+		})
+	}
+	t.Run("files that fit disk_mb", func(t *testing.T) {
+		if _, err := testDecoder(t).eval([]byte(evalFiles(256, flat, `{"disk_mb":1}`))); err != nil {
+			t.Errorf("256 one-byte files in 1 MB: %v", err)
+		}
+	})
 }

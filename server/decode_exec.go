@@ -17,6 +17,9 @@ const (
 	partMetadata = "metadata"
 )
 
+// maxMetadataBytes bounds the "metadata" part (413 past it).
+const maxMetadataBytes = 8 << 20
+
 // exec decodes and validates the multipart body of /exec/sync and
 // /exec/async: a "tar" file part and a "metadata" JSON part, in any order.
 // Other parts are ignored.
@@ -51,9 +54,12 @@ func (d *decoder) exec(mr *multipart.Reader) (Job, error) {
 			if meta != nil {
 				return Job{}, badRequest("the %q part appears more than once", partMetadata)
 			}
-			if meta, err = io.ReadAll(part); err != nil {
+			if meta, err = io.ReadAll(io.LimitReader(part, maxMetadataBytes+1)); err != nil {
 				return Job{}, &requestError{Status: http.StatusBadRequest,
 					Msg: `the "metadata" part could not be read`, Err: err}
+			}
+			if len(meta) > maxMetadataBytes {
+				return Job{}, tooLarge("the %q part is larger than the limit of %d bytes", partMetadata, maxMetadataBytes)
 			}
 			if meta == nil {
 				meta = []byte{}
@@ -79,12 +85,13 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	if md.Entrypoint == "" {
 		return Job{}, badRequest("metadata.entrypoint is required")
 	}
-	entry, ok := cleanName(md.Entrypoint)
+	entry, err := cleanName(md.Entrypoint)
+	ok := err == nil
 	if ok {
 		_, ok = t.regular(entry)
 	}
 	if !ok {
-		return Job{}, badRequest("metadata.entrypoint %q is not a regular file in the archive", md.Entrypoint)
+		return Job{}, badRequest("metadata.entrypoint %s is not a regular file in the archive", quoteName(md.Entrypoint))
 	}
 
 	selector := md.PythonVersion
@@ -99,7 +106,7 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	for i, kv := range md.EnvVars {
 		key, _, found := strings.Cut(kv, "=")
 		if !found || key == "" || strings.ContainsRune(kv, 0) {
-			return Job{}, badRequest("metadata.env_vars[%d] %q must have the form KEY=value", i, kv)
+			return Job{}, badRequest("metadata.env_vars[%d] %s must have the form KEY=value", i, quoteName(kv))
 		}
 	}
 	for _, list := range []struct {
@@ -113,8 +120,17 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 		}
 	}
 
+	err = checkArgs(argList{"metadata.script_args", md.ScriptArgs}, argList{"metadata.env_vars", md.EnvVars},
+		argList{"metadata.pre_commands", md.PreCommands})
+	if err != nil {
+		return Job{}, err
+	}
+
 	limits, err := d.limits.resolve(md.Config)
 	if err != nil {
+		return Job{}, err
+	}
+	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
 	if err := checkRequirements("metadata.requirements_txt", md.RequirementsTxt); err != nil {

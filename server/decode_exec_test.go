@@ -3,6 +3,7 @@ package server
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"mime/multipart"
 	"slices"
@@ -123,6 +124,69 @@ func TestDecodeExecRejects(t *testing.T) {
 		_, err := decodeExecBody(t, buf.Bytes(), mw.FormDataContentType())
 		if err == nil || !strings.Contains(err.Error(), "more than once") {
 			t.Errorf("err = %v", err)
+		}
+	})
+}
+
+func TestDecodeExecClientLimits(t *testing.T) {
+	archive := makeTar(t, tarEntry{name: "main.py", body: "print(1)"})
+	big := strings.Repeat("v", 128<<10)
+	quote := func(items ...string) string {
+		b, err := json.Marshal(items)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	many := make([]string, 9)
+	for i := range many {
+		many[i] = "K=" + big[:120<<10-2]
+	}
+	tests := []struct {
+		name     string
+		archive  []byte
+		metadata string
+		status   int
+		want     string
+	}{
+		{"env var over 128 KiB", archive, `{"entrypoint":"main.py","env_vars":` + quote("A=1", "B="+big) + `}`, 400,
+			"metadata.env_vars[1] is 131074 bytes; the limit is 131071 bytes"},
+		{"script arg over 128 KiB", archive, `{"entrypoint":"main.py","script_args":` + quote(big) + `}`, 400,
+			"metadata.script_args[0] is 131072 bytes"},
+		{"pre_command over 128 KiB", archive, `{"entrypoint":"main.py","pre_commands":` + quote("echo "+big) + `}`, 400,
+			"metadata.pre_commands[0] is"},
+		{"args and env over 1 MiB", archive, `{"entrypoint":"main.py","script_args":` + quote(many[:5]...) +
+			`,"env_vars":` + quote(many[:4]...) + `}`, 400, "metadata.env_vars: the strings of metadata.script_args, metadata.env_vars and metadata.pre_commands add up to more than 1048576 bytes"},
+		{"files over disk_mb", makeTar(t, tarEntry{name: "main.py", body: strings.Repeat("x", 1<<20+1)}),
+			`{"entrypoint":"main.py","config":{"disk_mb":1}}`, 413, "config.disk_mb allows 1 MB"},
+		{"metadata part over 8 MiB", archive, `{"entrypoint":"main.py","stdin":"` + strings.Repeat("x", 8<<20) + `"}`, 413,
+			`the "metadata" part is larger than the limit of 8388608 bytes`},
+		{"entrypoint too long", archive, `{"entrypoint":"` + strings.Repeat("e", 5000) + `"}`, 400, `metadata.entrypoint "eee`},
+		{"env var too long to repeat", archive, `{"entrypoint":"main.py","env_vars":` + quote(big[:1000]) + `}`, 400, `metadata.env_vars[0] "vvv`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, ct := multipartBody(t, tt.archive, tt.metadata)
+			_, err := decodeExecBody(t, body, ct)
+			var re *requestError
+			if !errors.As(err, &re) {
+				t.Fatalf("err = %v, want a request error", err)
+			}
+			if re.Status != tt.status || !strings.Contains(re.Msg, tt.want) {
+				t.Errorf("got %d %q, want %d containing %q", re.Status, re.Msg, tt.status, tt.want)
+			}
+			if len(re.Msg) > 400 {
+				t.Errorf("the message repeats %d bytes of the request", len(re.Msg))
+			}
+		})
+	}
+	t.Run("at the limits", func(t *testing.T) {
+		md := `{"entrypoint":"main.py","script_args":` + quote(big[:128<<10-1]) + `,"env_vars":` + quote(many[:7]...) +
+			`,"config":{"disk_mb":1}}`
+		files := makeTar(t, tarEntry{name: "main.py", body: strings.Repeat("x", 1<<20)})
+		body, ct := multipartBody(t, files, md)
+		if _, err := decodeExecBody(t, body, ct); err != nil {
+			t.Error(err)
 		}
 	})
 }

@@ -41,6 +41,8 @@ type runResult struct {
 }
 
 // finishExecution fills a running record from what the Runner returned.
+// duration_ms is the Runner's Duration when it measured one (the code's
+// run), else the wall clock of the whole run.
 func finishExecution(e *api.Execution, job Job, r runResult) {
 	o := r.outcome
 	finished := r.finished.UTC()
@@ -93,7 +95,9 @@ func fillOutcome(e *api.Execution, job Job, o Outcome) {
 			e.ErrorLine = &line
 		}
 	}
-	e.DurationMS = o.Duration.Milliseconds()
+	if o.Duration > 0 { // else the wall clock's, set by finishExecution
+		e.DurationMS = o.Duration.Milliseconds()
+	}
 	e.TimedOut = o.TimedOut
 	e.OOMKilled = o.OOMKilled
 	e.StdoutTruncated = o.StdoutTruncated

@@ -26,6 +26,7 @@ func TestFinishExecution(t *testing.T) {
 		errLine   int
 		result    string // JSON; "" = absent
 		truncated bool
+		noRunTime bool // the Runner measured no Duration
 	}{
 		{name: "completed", res: runResult{outcome: Outcome{Stdout: []byte("hi")}},
 			status: api.StatusCompleted, exit: new(int)},
@@ -45,6 +46,8 @@ func TestFinishExecution(t *testing.T) {
 			status: api.StatusFailed, errMsg: "output limit of 4096 bytes exceeded", exit: new(int), truncated: true},
 		{name: "failure", res: runResult{outcome: Outcome{Failure: "pre_command 1 failed", ExitCode: 2}},
 			status: api.StatusFailed, errMsg: "pre_command 1 failed", exit: ptr(2)},
+		{name: "failure before the code ran", res: runResult{outcome: Outcome{Failure: "could not install numpy", ExitCode: 1}},
+			status: api.StatusFailed, errMsg: "could not install numpy", exit: ptr(1), noRunTime: true},
 		{name: "killed", res: runResult{outcome: Outcome{Killed: true, ExitCode: -1}, cause: errKilled},
 			status: api.StatusKilled, exit: ptr(-1)},
 		{name: "killed by a gone client", res: runResult{outcome: Outcome{Killed: true}, cause: errClientGone},
@@ -82,7 +85,9 @@ func TestFinishExecution(t *testing.T) {
 			start := time.Date(2025, 1, 2, 3, 4, 5, 0, time.FixedZone("x", 3600))
 			startExecution(&e, start, start.Add(-time.Second))
 			tt.res.started, tt.res.finished = start, start.Add(1500*time.Millisecond)
-			tt.res.outcome.Duration = 1200 * time.Millisecond
+			if !tt.noRunTime {
+				tt.res.outcome.Duration = 1200 * time.Millisecond
+			}
 			finishExecution(&e, j, tt.res)
 
 			if e.Status != tt.status || e.Error != tt.errMsg {
@@ -103,10 +108,10 @@ func TestFinishExecution(t *testing.T) {
 			if e.QueuedMS != 1000 || e.StartedAt.Location() != time.UTC || e.FinishedAt.Location() != time.UTC {
 				t.Errorf("queued_ms %d started %v finished %v", e.QueuedMS, e.StartedAt, e.FinishedAt)
 			}
-			if tt.res.err == nil && e.DurationMS != 1200 {
+			if tt.res.err == nil && !tt.noRunTime && e.DurationMS != 1200 {
 				t.Errorf("duration_ms = %d, want the runner's 1200", e.DurationMS)
 			}
-			if tt.res.err != nil && e.DurationMS != 1500 {
+			if (tt.res.err != nil || tt.noRunTime) && e.DurationMS != 1500 {
 				t.Errorf("duration_ms = %d, want the wall clock's 1500", e.DurationMS)
 			}
 		})

@@ -253,6 +253,7 @@ type tarEntry struct {
 	body     string
 	linkname string
 	mode     int64
+	pax      map[string]string // PAXRecords, e.g. of a global header
 }
 
 func makeTar(t *testing.T, entries ...tarEntry) []byte {
@@ -260,11 +261,11 @@ func makeTar(t *testing.T, entries ...tarEntry) []byte {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
-		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, Format: tar.FormatPAX}
+		h := &tar.Header{Name: e.name, Typeflag: e.typ, Linkname: e.linkname, Mode: e.mode, PAXRecords: e.pax, Format: tar.FormatPAX}
 		if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg
 		}
-		if h.Mode == 0 {
+		if h.Mode == 0 && h.Typeflag != tar.TypeXGlobalHeader {
 			h.Mode = 0o644
 		}
 		if h.Typeflag == tar.TypeReg {

@@ -8,13 +8,23 @@ import (
 	"github.com/pyexec/pyexec/client/api"
 )
 
+// evalBodyRoom is what an /eval body may hold besides the code: stdin,
+// JSON escaping and the other fields.
+const evalBodyRoom = 16 << 20
+
+// evalBodyBytes bounds an /eval body: the code limit plus evalBodyRoom,
+// and never more than MaxRequestBytes.
+func (s *Server) evalBodyBytes() int64 {
+	return min(s.opts.MaxCodeBytes+evalBodyRoom, s.opts.MaxRequestBytes)
+}
+
 // handleEval serves POST /api/v1/eval: a JSON body, run synchronously.
 func (s *Server) handleEval(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	lb := s.limitBody(w, r)
+	lb := limitBody(w, r, s.evalBodyBytes())
 	body, err := io.ReadAll(lb)
 	if err != nil {
 		if lb.hit {
-			err = s.tooLargeBody()
+			err = lb.tooLarge()
 		} else {
 			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
 		}
@@ -56,7 +66,7 @@ func (s *Server) handleExecAsync(w http.ResponseWriter, r *http.Request, _ httpr
 
 // decodeExec reads the multipart body of /exec/sync and /exec/async.
 func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error) {
-	lb := s.limitBody(w, r)
+	lb := limitBody(w, r, s.opts.MaxRequestBytes)
 	mr, err := r.MultipartReader()
 	if err != nil {
 		return Job{}, &requestError{Status: http.StatusBadRequest,
@@ -71,7 +81,7 @@ func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error)
 		}
 	}
 	if err != nil && lb.hit {
-		return Job{}, s.tooLargeBody()
+		return Job{}, lb.tooLarge()
 	}
 	return job, err
 }

@@ -63,7 +63,7 @@ func (p limitPolicy) resolve(c *api.Config) (Limits, error) {
 	network := false
 	if c.NetworkDisabled != nil && !*c.NetworkDisabled {
 		if !p.allowNetwork {
-			return Limits{}, badRequest("config.network_disabled=false is not allowed: this server runs code without network access")
+			return Limits{}, badRequest("config.network_disabled=false is not allowed: this server runs code without network access; requirements_txt is installed without it")
 		}
 		network = true
 	}

@@ -47,7 +47,7 @@ func TestResolveLimits(t *testing.T) {
 		},
 		{name: "network allowed", config: `{"network_disabled":false}`, network: true,
 			want: func() Limits { l := defaults; l.Network = true; return l }()},
-		{name: "network refused", config: `{"network_disabled":false}`, wantErr: "config.network_disabled=false is not allowed"},
+		{name: "network refused", config: `{"network_disabled":false}`, wantErr: "config.network_disabled=false is not allowed: this server runs code without network access; requirements_txt is installed without it"},
 		{name: "timeout low", config: `{"timeout_seconds":0}`, wantErr: "config.timeout_seconds must be between 1 and 3600"},
 		{name: "timeout high is clamped", config: `{"timeout_seconds":99999}`,
 			want: func() Limits { l := defaults; l.Timeout = time.Hour; return l }()},

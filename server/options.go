@@ -54,14 +54,19 @@ type Options struct {
 	// MaxConcurrent+QueueSize. If zero, 1000 (or that sum, if larger) is used.
 	MaxRecords int
 
-	// MaxCodeBytes bounds the total size of the code of an /eval request
-	// (413 past it). If zero, 100 KiB is used.
+	// MaxCodeBytes bounds the total size of the code of an /eval request,
+	// with the names of its files (413 past it). An /eval body may hold
+	// 16 MiB more than this, and never more than MaxRequestBytes (413
+	// past it). If zero, 100 KiB is used.
 	MaxCodeBytes int64
 	// MaxRequestBytes bounds a request body and the extracted size of an
-	// uploaded archive (413 past it). If zero, 100 MiB is used.
+	// uploaded archive, the entries' names and link targets included (413
+	// past it). The "metadata" part of an upload is bounded at 8 MiB. If
+	// zero, 100 MiB is used.
 	MaxRequestBytes int64
 	// MaxArchiveEntries bounds the number of entries of an uploaded
-	// archive. If zero, 10000 is used.
+	// archive, and of the files of an /eval request, counting the parent
+	// directories their paths imply (400 past it). If zero, 10000 is used.
 	MaxArchiveEntries int
 
 	// Version is reported by /health.

@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -142,6 +144,69 @@ func TestKill(t *testing.T) {
 	}
 }
 
+func TestKillRacingCompletion(t *testing.T) {
+	// The job completes at the moment the kill arrives: its Runner sees
+	// the cancellation but reports a normal end.
+	started := make(chan string, 1)
+	runner := &fakeRunner{fn: func(ctx context.Context, job Job) (Outcome, error) {
+		started <- job.ID
+		<-ctx.Done()
+		return Outcome{Stdout: []byte("done\n"), Duration: time.Millisecond}, nil
+	}}
+	s := newTestServer(t, Options{}, runner)
+	id := s.submit(t)
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no job started")
+	}
+	res := do(t, http.MethodDelete, s.URL+"/api/v1/executions/"+id, "", nil)
+	var k api.KillResponse
+	res.decode(t, &k)
+	if res.status != http.StatusOK || k.Status != api.StatusCompleted {
+		t.Errorf("kill answered %d %s, want the real final status completed", res.status, res.body)
+	}
+	if e := s.execution(t, id); e.Status != api.StatusCompleted {
+		t.Errorf("record status %s", e.Status)
+	}
+}
+
+func TestLongPollShutdown(t *testing.T) {
+	runner := newBlockingRunner()
+	s := newTestServer(t, Options{}, runner)
+	id := s.submit(t)
+	runner.waitStarted(t)
+
+	polled := make(chan response, 1)
+	go func() {
+		res, err := http.Get(s.URL + "/api/v1/executions/" + id + "?wait=30")
+		if err != nil {
+			polled <- response{body: []byte(err.Error())}
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		polled <- response{status: res.StatusCode, body: b}
+	}()
+	time.Sleep(100 * time.Millisecond) // let the poll start waiting
+	shut := make(chan error, 1)
+	go func() { shut <- s.Shutdown(context.Background()) }() // waits for the running job
+
+	select {
+	case res := <-polled:
+		var e api.Execution
+		if res.status != http.StatusOK || json.Unmarshal(res.body, &e) != nil || e.Status != api.StatusRunning {
+			t.Errorf("%d %s", res.status, res.body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the long-poll did not return when Shutdown started")
+	}
+	close(runner.release)
+	if err := <-shut; err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+}
+
 func TestLongPoll(t *testing.T) {
 	runner := newBlockingRunner()
 	s := newTestServer(t, Options{}, runner)
@@ -192,6 +257,7 @@ func TestLongPoll(t *testing.T) {
 func TestSyncClientDisconnect(t *testing.T) {
 	runner := newBlockingRunner()
 	s := newTestServer(t, Options{}, runner)
+	t.Cleanup(func() { close(runner.release) }) // before the server's: a job the kill missed ends
 	execBody, execType := multipartBody(t, simpleTar(t), `{"entrypoint":"main.py"}`)
 	tests := []struct {
 		name, path, contentType string
@@ -199,6 +265,10 @@ func TestSyncClientDisconnect(t *testing.T) {
 	}{
 		{"eval", "/api/v1/eval", "application/json", []byte(`{"code":"1"}`)},
 		{"exec sync", "/api/v1/exec/sync", execType, execBody},
+		// net/http notices the client going away only once the body is
+		// read to its end: the server must drain what follows the parts.
+		{"exec sync with a large epilogue", "/api/v1/exec/sync", execType,
+			append(bytes.Clone(execBody), strings.Repeat("epilogue ", 64<<10)...)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -41,7 +41,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &mbe):
 		writeError(w, http.StatusRequestEntityTooLarge,
-			fmt.Sprintf("the request body is larger than the limit of %d bytes", s.opts.MaxRequestBytes))
+			fmt.Sprintf("the request body is larger than the limit of %d bytes", mbe.Limit))
 	case errors.As(err, &re):
 		if re.Err != nil {
 			s.log.Debug("bad request", "path", r.URL.Path, "status", re.Status, "err", re.Err)
@@ -63,7 +63,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // since not every decoder keeps *http.MaxBytesError in its error chain.
 type limitedBody struct {
 	io.ReadCloser
-	hit bool
+	limit int64
+	hit   bool
 }
 
 func (b *limitedBody) Read(p []byte) (int, error) {
@@ -75,8 +76,8 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// limitBody replaces r.Body with one capped at MaxRequestBytes.
-func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) *limitedBody {
+// limitBody replaces r.Body with one capped at limit bytes.
+func limitBody(w http.ResponseWriter, r *http.Request, limit int64) *limitedBody {
 	// MaxBytesReader tells net/http to close the connection past the cap
 	// only when it gets net/http's own writer, so unwrap ours.
 	for {
@@ -86,14 +87,14 @@ func (s *Server) limitBody(w http.ResponseWriter, r *http.Request) *limitedBody 
 		}
 		w = u.Unwrap()
 	}
-	lb := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, s.opts.MaxRequestBytes)}
+	lb := &limitedBody{ReadCloser: http.MaxBytesReader(w, r.Body, limit), limit: limit}
 	r.Body = lb
 	return lb
 }
 
-// tooLargeBody is the error of a body over MaxRequestBytes.
-func (s *Server) tooLargeBody() error {
-	return tooLarge("the request body is larger than the limit of %d bytes", s.opts.MaxRequestBytes)
+// tooLarge is the error of a body over its cap.
+func (b *limitedBody) tooLarge() error {
+	return tooLarge("the request body is larger than the limit of %d bytes", b.limit)
 }
 
 // recoverer turns a panic in a handler into a logged 500 with no detail.

@@ -128,13 +128,8 @@ func (s *Server) execute(t *task) api.Execution {
 	if err != nil && res.cause == nil {
 		s.log.Error("runner failed", "id", id, "err", err)
 	}
-	finish := func(e *api.Execution) { finishExecution(e, t.job, res) }
-	final, ok := s.store.Update(id, finish)
-	if !ok { // unfinished records are never evicted; be safe anyway
-		final = pendingExecution(t.job)
-		startExecution(&final, started, t.enqueued)
-		finish(&final)
-	}
+	// The record is there: the store never evicts unfinished records.
+	final, _ := s.store.Update(id, func(e *api.Execution) { finishExecution(e, t.job, res) })
 	s.finished(t.job, final)
 	return final
 }
@@ -154,12 +149,8 @@ func (s *Server) runSafely(t *task) (out Outcome, err error) {
 // The dispatcher calls it with its lock held.
 func (s *Server) dropped(t *task, cause error) api.Execution {
 	now := time.Now()
-	drop := func(e *api.Execution) { dropExecution(e, t.job, cause, now, t.enqueued) }
-	final, ok := s.store.Update(t.job.ID, drop)
-	if !ok {
-		final = pendingExecution(t.job)
-		drop(&final)
-	}
+	// The record is there: the store never evicts unfinished records.
+	final, _ := s.store.Update(t.job.ID, func(e *api.Execution) { dropExecution(e, t.job, cause, now, t.enqueued) })
 	s.finished(t.job, final)
 	return final
 }

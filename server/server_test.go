@@ -127,6 +127,30 @@ func TestEvalBadInputOverHTTP(t *testing.T) {
 	}
 }
 
+func TestEvalBodyLimit(t *testing.T) {
+	s := newTestServer(t, Options{}, nil)
+	// 100 KiB of code and 16 MiB for the rest: 16,879,616 bytes.
+	tests := []struct {
+		name   string
+		stdin  int
+		status int
+	}{
+		{"16 MiB of stdin", 16<<20 - 1000, http.StatusOK},
+		{"past the /eval limit", 16<<20 + 100<<10, http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := s.postJSON(t, "/api/v1/eval", `{"code":"1","stdin":"`+strings.Repeat("x", tt.stdin)+`"}`)
+			if res.status != tt.status {
+				t.Fatalf("%d %.200s, want %d", res.status, res.body, tt.status)
+			}
+			if tt.status != http.StatusOK && !strings.Contains(res.errorMsg(t), "limit of 16879616 bytes") {
+				t.Errorf("message %s", res.body)
+			}
+		})
+	}
+}
+
 func TestExec(t *testing.T) {
 	runner := &fakeRunner{}
 	s := newTestServer(t, Options{}, runner)
@@ -369,10 +393,11 @@ func TestTTLOverHTTP(t *testing.T) {
 	s := newTestServer(t, Options{RecordTTL: 50 * time.Millisecond}, nil)
 	var e api.Execution
 	s.postJSON(t, "/api/v1/eval", `{"code":"1"}`).decode(t, &e)
-	eventually(t, "the record to expire", func() bool {
-		return s.get(t, "/api/v1/executions/"+e.ExecutionID).status == http.StatusNotFound
-	})
-	eventually(t, "the sweeper to free it", func() bool { return s.store.Len() == 0 })
+	// No GET: a GET would expire the record itself, the sweeper must.
+	eventually(t, "the sweeper to free the record", func() bool { return s.store.Len() == 0 })
+	if res := s.get(t, "/api/v1/executions/"+e.ExecutionID); res.status != http.StatusNotFound {
+		t.Errorf("GET after the TTL: %d %s", res.status, res.body)
+	}
 }
 
 func TestMaxRecordsOverHTTP(t *testing.T) {

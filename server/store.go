@@ -8,26 +8,13 @@ import (
 	"github.com/pyexec/pyexec/client/api"
 )
 
-// Store keeps execution records by id. Implementations are safe for
-// concurrent use and hand out copies, never their own records.
-type Store interface {
-	// Put adds a new record. It fails when the store is full of
-	// unfinished records.
-	Put(e api.Execution) error
-	// Get returns a copy of the record with the id.
-	Get(id string) (api.Execution, bool)
-	// Update applies fn to the record with the id and returns a copy of
-	// the result; false if there is no such record.
-	Update(id string, fn func(*api.Execution)) (api.Execution, bool)
-	// Delete removes the record with the id, if any.
-	Delete(id string)
-}
-
 var errStoreFull = errors.New("store full of unfinished records")
 
-// memStore is the in-memory Store: at most max records; finished records
-// are dropped ttl after they finished, and the oldest finished ones make
-// room for new records when it is full. Unfinished ones are never evicted.
+// memStore keeps execution records by id, in memory: at most max records;
+// finished records are dropped ttl after they finished, and the oldest
+// finished ones make room for new records when it is full. Unfinished ones
+// are never evicted. It is safe for concurrent use and hands out copies,
+// never its own records.
 type memStore struct {
 	max int
 	ttl time.Duration
@@ -43,12 +30,12 @@ type finishedRef struct {
 	at time.Time
 }
 
-var _ Store = (*memStore)(nil)
-
 func newMemStore(max int, ttl time.Duration, now func() time.Time) *memStore {
 	return &memStore{max: max, ttl: ttl, now: now, records: make(map[string]*api.Execution)}
 }
 
+// Put adds the record of a new, unfinished execution. It fails when the
+// store is full of unfinished records.
 func (s *memStore) Put(e api.Execution) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -60,12 +47,10 @@ func (s *memStore) Put(e api.Execution) error {
 	}
 	c := cloneExecution(e)
 	s.records[e.ExecutionID] = &c
-	if c.Finished() {
-		s.finished = append(s.finished, finishedRef{id: c.ExecutionID, at: s.now()})
-	}
 	return nil
 }
 
+// Get returns a copy of the record with the id.
 func (s *memStore) Get(id string) (api.Execution, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -77,6 +62,8 @@ func (s *memStore) Get(id string) (api.Execution, bool) {
 	return cloneExecution(*e), true
 }
 
+// Update applies fn to the record with the id and returns a copy of the
+// result; false if there is no such record.
 func (s *memStore) Update(id string, fn func(*api.Execution)) (api.Execution, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -91,12 +78,6 @@ func (s *memStore) Update(id string, fn func(*api.Execution)) (api.Execution, bo
 		s.finished = append(s.finished, finishedRef{id: id, at: s.now()})
 	}
 	return cloneExecution(*e), true
-}
-
-func (s *memStore) Delete(id string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.records, id) // a stale ref in s.finished is skipped later
 }
 
 // Len returns the number of records held.

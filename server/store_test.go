@@ -97,10 +97,12 @@ func TestMemStoreMaxRecords(t *testing.T) {
 			}
 		}
 	})
-	t.Run("deleted records are skipped", func(t *testing.T) {
-		s.Delete("a")
+	t.Run("evicts the last finished, then is full", func(t *testing.T) {
 		if err := put("e"); err != nil {
 			t.Fatal(err)
+		}
+		if _, ok := s.Get("a"); ok {
+			t.Error("a, the only finished record, is still there")
 		}
 		if n := s.Len(); n != 3 {
 			t.Errorf("len = %d", n)

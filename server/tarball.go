@@ -15,7 +15,11 @@ import (
 
 // archiveLimits bound what an uploaded archive may expand to.
 type archiveLimits struct {
-	maxBytes   int64 // total size of the files' data
+	// maxBytes bounds the files' data plus the entries' names and link
+	// targets.
+	maxBytes int64
+	// maxEntries bounds the archive's headers and the tree's entries,
+	// counting the parent directories the tree adds itself.
 	maxEntries int
 }
 
@@ -24,6 +28,7 @@ type archiveLimits struct {
 // paths stay relative and inside the tree, symlinks resolve inside it,
 // hard links only point at a regular file earlier in the archive (its data
 // is copied), and devices, fifos and other special entries are refused.
+// pax global headers (the commit id `git archive` writes) are skipped.
 //
 // Errors the client caused are *requestError; any other error is a read
 // or format error of the stream, wrapped.
@@ -55,10 +60,16 @@ func parseArchive(r io.Reader, lim archiveLimits) (*tree, error) {
 			return nil, fmt.Errorf("reading archive: %w", err)
 		}
 		if entries >= lim.maxEntries {
-			return nil, badRequest("the archive has more than %d entries", lim.maxEntries)
+			return nil, tooManyEntries(lim.maxEntries)
+		}
+		if hdr.Typeflag == tar.TypeXGlobalHeader {
+			continue
 		}
 		if isRoot(hdr.Name) && hdr.Typeflag == tar.TypeDir {
 			continue // "./": the work dir itself
+		}
+		if total += int64(len(hdr.Name) + len(hdr.Linkname)); total > lim.maxBytes {
+			return nil, tooLargeArchive()
 		}
 		f, err := archiveEntry(tr, hdr, t, lim.maxBytes-total)
 		if err != nil {
@@ -66,31 +77,52 @@ func parseArchive(r io.Reader, lim archiveLimits) (*tree, error) {
 		}
 		total += int64(len(f.Data))
 		if err := t.add(f); err != nil {
-			return nil, badRequest("archive entry %q: %v", hdr.Name, err)
+			return nil, badRequest("archive entry %s: %v", quoteName(hdr.Name), err)
+		}
+		if len(t.files) > lim.maxEntries {
+			return nil, tooManyEntries(lim.maxEntries)
 		}
 	}
-	if p, bad := t.escapingLink(); bad {
+	switch p, err := t.escapingLink(); {
+	case errors.Is(err, errLinkSteps):
+		return nil, badRequest("archive entry %s: %v (more than %d path components)", quoteName(p), err, maxLinkSteps)
+	case err != nil:
 		f := t.files[t.index[p]]
-		return nil, badRequest("archive entry %q: symlink target %q leaves the archive", p, f.Linkname)
+		return nil, badRequest("archive entry %s: symlink target %s leaves the archive", quoteName(p), quoteName(f.Linkname))
 	}
 	return t, nil
+}
+
+func tooManyEntries(n int) error {
+	return badRequest("the archive has more than %d entries (counting the directories its paths imply)", n)
+}
+
+func tooLargeArchive() error {
+	return tooLarge("the archive expands to more than the limit of the request size")
 }
 
 // archiveEntry turns one header (and the data after it) into a File.
 // room is how many data bytes the archive may still hold.
 func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64) (File, error) {
-	name, ok := cleanName(hdr.Name)
-	if !ok {
-		return File{}, badRequest("archive entry %q: the path must be relative, inside the archive, without \"..\"", hdr.Name)
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return File{}, badRequest("archive entry %s: the path %v", quoteName(hdr.Name), err)
+	}
+	if len(hdr.Linkname) > maxPathBytes {
+		return File{}, badRequest("archive entry %s: the link target %v", quoteName(hdr.Name), errPathTooLong)
 	}
 	perm := fs.FileMode(hdr.Mode) & fs.ModePerm
 	switch hdr.Typeflag {
 	case tar.TypeReg:
 		if hdr.Size > room {
-			return File{}, tooLarge("the archive expands to more than the limit of the request size")
+			return File{}, tooLargeArchive()
 		}
-		data := make([]byte, hdr.Size)
-		if _, err := io.ReadFull(tr, data); err != nil {
+		// Read what arrives rather than allocate what the header claims.
+		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
+		if err == nil && int64(len(data)) != hdr.Size {
+			err = io.ErrUnexpectedEOF
+		}
+		if err != nil {
 			return File{}, fmt.Errorf("reading archive entry: %w", err)
 		}
 		return File{Path: name, Mode: perm | 0o600, Data: data}, nil
@@ -98,28 +130,29 @@ func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64) (File, e
 		return File{Path: name, Mode: fs.ModeDir | perm | 0o700}, nil
 	case tar.TypeSymlink:
 		if hdr.Linkname == "" || path.IsAbs(hdr.Linkname) || strings.ContainsRune(hdr.Linkname, 0) {
-			return File{}, badRequest("archive entry %q: symlink target %q leaves the archive", hdr.Name, hdr.Linkname)
+			return File{}, badRequest("archive entry %s: symlink target %s leaves the archive", quoteName(hdr.Name), quoteName(hdr.Linkname))
 		}
 		return File{Path: name, Mode: fs.ModeSymlink | 0o777, Linkname: hdr.Linkname}, nil
 	case tar.TypeLink:
-		target, ok := cleanName(hdr.Linkname)
+		target, err := cleanName(hdr.Linkname)
 		var data []byte
+		ok := err == nil
 		if ok {
 			data, ok = t.regular(target)
 		}
 		if !ok {
-			return File{}, badRequest("archive entry %q: a hard link must point to a regular file earlier in the archive", hdr.Name)
+			return File{}, badRequest("archive entry %s: a hard link must point to a regular file earlier in the archive", quoteName(hdr.Name))
 		}
 		if int64(len(data)) > room {
-			return File{}, tooLarge("the archive expands to more than the limit of the request size")
+			return File{}, tooLargeArchive()
 		}
 		return File{Path: name, Mode: perm | 0o600, Data: bytes.Clone(data)}, nil
 	case tar.TypeChar, tar.TypeBlock:
-		return File{}, badRequest("archive entry %q: device files are not allowed", hdr.Name)
+		return File{}, badRequest("archive entry %s: device files are not allowed", quoteName(hdr.Name))
 	case tar.TypeFifo:
-		return File{}, badRequest("archive entry %q: fifos are not allowed", hdr.Name)
+		return File{}, badRequest("archive entry %s: fifos are not allowed", quoteName(hdr.Name))
 	default:
-		return File{}, badRequest("archive entry %q: unsupported entry type %q", hdr.Name, string(hdr.Typeflag))
+		return File{}, badRequest("archive entry %s: unsupported entry type %q", quoteName(hdr.Name), string(hdr.Typeflag))
 	}
 }
 

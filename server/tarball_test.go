@@ -4,11 +4,25 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
+
+// allocated returns the bytes fn allocates (and any goroutine alongside).
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
 
 func TestParseArchiveRefusesUnsafeEntries(t *testing.T) {
 	tests := []struct {
@@ -53,6 +67,12 @@ func TestParseArchiveRefusesUnsafeEntries(t *testing.T) {
 		{"block device", []tarEntry{{name: "sda", typ: tar.TypeBlock}}, 400, `"sda": device files`},
 		{"duplicate file", []tarEntry{{name: "a.py", body: "1"}, {name: "./a.py", body: "2"}}, 400, "appears more than once"},
 		{"file then dir", []tarEntry{{name: "a", body: "1"}, {name: "a/b.py", body: "2"}}, 400, `"a" is not a directory`},
+		{"path too long", []tarEntry{{name: strings.Repeat("a/", 2048) + "f", body: "x"}}, 400, `archive entry "a/a/a/`},
+		{"path far too long", []tarEntry{{name: "d0/" + strings.Repeat("a/", 1<<18) + "f"}}, 400, "longer than 4095 bytes"},
+		{"component too long", []tarEntry{{name: "d/" + strings.Repeat("x", 256), body: "x"}}, 400, "component longer than 255 bytes"},
+		{"symlink target too long", []tarEntry{{name: "l", typ: tar.TypeSymlink, linkname: strings.Repeat("a/", 2048)}}, 400, `"l": the link target is longer than 4095 bytes`},
+		{"hard link target too long", []tarEntry{{name: "h", typ: tar.TypeLink, linkname: strings.Repeat("a/", 2048)}}, 400, `"h": the link target is longer`},
+		{"long escaping target", []tarEntry{{name: "l", typ: tar.TypeSymlink, linkname: strings.Repeat("../", 1000)}}, 400, `"l": symlink target "../../`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,12 +84,16 @@ func TestParseArchiveRefusesUnsafeEntries(t *testing.T) {
 			if re.Status != tt.status || !strings.Contains(re.Msg, tt.want) {
 				t.Errorf("got %d %q, want %d containing %q", re.Status, re.Msg, tt.status, tt.want)
 			}
+			if len(re.Msg) > 400 {
+				t.Errorf("the message repeats %d bytes of the request", len(re.Msg))
+			}
 		})
 	}
 }
 
 func TestParseArchiveAccepts(t *testing.T) {
 	entries := []tarEntry{
+		{name: "pax_global_header", typ: tar.TypeXGlobalHeader, pax: map[string]string{"comment": "0123abcd"}},
 		{name: "./", typ: tar.TypeDir, mode: 0o755},
 		{name: "./main.py", body: "import pkg.mod\n"},
 		{name: "pkg/sub/deep.py", body: "deep", mode: 0o400},
@@ -120,6 +144,49 @@ func TestParseArchiveAccepts(t *testing.T) {
 	}
 }
 
+func TestParseArchiveGitArchive(t *testing.T) {
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("git is not installed")
+	}
+	dir := t.TempDir()
+	run := func(args ...string) []byte {
+		t.Helper()
+		cmd := exec.Command(git, append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com",
+			"-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "HOME="+dir)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("git %s: %v", strings.Join(args, " "), err)
+		}
+		return out
+	}
+	run("init", "-q")
+	if err := os.MkdirAll(filepath.Join(dir, "pkg"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{"main.py": "import pkg.mod\n", "pkg/mod.py": "X = 1\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run("add", ".")
+	run("commit", "-q", "-m", "x")
+	for _, format := range []string{"tar", "tar.gz"} {
+		t.Run(format, func(t *testing.T) {
+			archive := run("archive", "--format="+format, "HEAD")
+			tr, err := parseArchive(bytes.NewReader(archive), archiveLimits{maxBytes: 1 << 20, maxEntries: 100})
+			if err != nil {
+				t.Fatalf("parseArchive: %v", err)
+			}
+			if data, ok := tr.regular("pkg/mod.py"); !ok || string(data) != "X = 1\n" {
+				t.Errorf("pkg/mod.py = %q, %v", data, ok)
+			}
+		})
+	}
+}
+
 func TestParseArchiveLimits(t *testing.T) {
 	t.Run("too many entries", func(t *testing.T) {
 		archive := makeTar(t, tarEntry{name: "a"}, tarEntry{name: "b"}, tarEntry{name: "c"})
@@ -147,6 +214,67 @@ func TestParseArchiveLimits(t *testing.T) {
 			t.Errorf("err = %v, want 413", err)
 		}
 	})
+	t.Run("implied directories count as entries", func(t *testing.T) {
+		archive := makeTar(t, tarEntry{name: "a/b/c/d.py"})
+		_, err := parseArchive(bytes.NewReader(archive), archiveLimits{maxBytes: 1 << 20, maxEntries: 3})
+		var re *requestError
+		if !errors.As(err, &re) || re.Status != http.StatusBadRequest || !strings.Contains(re.Msg, "more than 3 entries") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("deep paths", func(t *testing.T) {
+		// Each entry implies ~2000 directories: 20 of them are over the cap.
+		var entries []tarEntry
+		for i := range 20 {
+			entries = append(entries, tarEntry{name: fmt.Sprintf("d%d/", i), typ: tar.TypeDir},
+				tarEntry{name: fmt.Sprintf("d%d/%sf", i, strings.Repeat("a/", 2040))})
+		}
+		archive := gzipped(t, makeTar(t, entries...))
+		_, err := parseArchive(bytes.NewReader(archive), archiveLimits{maxBytes: 100 << 20, maxEntries: 10000})
+		var re *requestError
+		if !errors.As(err, &re) || re.Status != http.StatusBadRequest || !strings.Contains(re.Msg, "more than 10000 entries") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("names count toward the size limit", func(t *testing.T) {
+		var entries []tarEntry
+		for i := range 10 {
+			entries = append(entries, tarEntry{name: fmt.Sprintf("%03d%s", i, strings.Repeat("x", 200))})
+		}
+		_, err := parseArchive(bytes.NewReader(makeTar(t, entries...)), archiveLimits{maxBytes: 1000, maxEntries: 100})
+		var re *requestError
+		if !errors.As(err, &re) || re.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("err = %v, want 413", err)
+		}
+	})
+	t.Run("link targets count toward the size limit", func(t *testing.T) {
+		var entries []tarEntry
+		for i := range 10 {
+			entries = append(entries, tarEntry{name: fmt.Sprint(i), typ: tar.TypeSymlink, linkname: strings.Repeat("x", 200)})
+		}
+		_, err := parseArchive(bytes.NewReader(makeTar(t, entries...)), archiveLimits{maxBytes: 1000, maxEntries: 100})
+		var re *requestError
+		if !errors.As(err, &re) || re.Status != http.StatusRequestEntityTooLarge {
+			t.Errorf("err = %v, want 413", err)
+		}
+	})
+	t.Run("a claimed size is not allocated before the data arrives", func(t *testing.T) {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		if err := tw.WriteHeader(&tar.Header{Name: "big", Typeflag: tar.TypeReg, Mode: 0o644, Size: 64 << 20}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(make([]byte, 512)) // and nothing more: the stream ends
+		alloc := allocated(func() {
+			_, err := parseArchive(bytes.NewReader(buf.Bytes()), archiveLimits{maxBytes: 100 << 20, maxEntries: 10})
+			if err == nil {
+				t.Error("a truncated archive was accepted")
+			}
+		})
+		if alloc > 16<<20 {
+			t.Errorf("a 1 KiB archive claiming 64 MiB allocated %d MiB", alloc>>20)
+		}
+	})
 	t.Run("not a tar", func(t *testing.T) {
 		_, err := parseArchive(strings.NewReader(strings.Repeat("garbage!", 100)), archiveLimits{maxBytes: 1 << 20, maxEntries: 10})
 		var re *requestError
@@ -169,27 +297,48 @@ func TestParseArchiveLimits(t *testing.T) {
 }
 
 func TestCleanName(t *testing.T) {
+	long := strings.Repeat("a/", 2047) + "b" // 4095 bytes
 	tests := []struct {
 		in, want string
-		ok       bool
+		err      error
 	}{
-		{"main.py", "main.py", true},
-		{"./pkg//mod.py", "pkg/mod.py", true},
-		{"dir/", "dir", true},
-		{"", "", false},
-		{".", "", false},
-		{"./", "", false},
-		{"/abs", "", false},
-		{"..", "", false},
-		{"a/../b", "", false},
-		{"a\x00b", "", false},
+		{"main.py", "main.py", nil},
+		{"./pkg//mod.py", "pkg/mod.py", nil},
+		{"dir/", "dir", nil},
+		{"", "", errBadPath},
+		{".", "", errBadPath},
+		{"./", "", errBadPath},
+		{"/abs", "", errBadPath},
+		{"..", "", errBadPath},
+		{"a/../b", "", errBadPath},
+		{"a\x00b", "", errBadPath},
+		{long, long, nil},
+		{"./" + long + "/", long, nil},
+		{long + "c", "", errPathTooLong},
+		{strings.Repeat("x", 255), strings.Repeat("x", 255), nil},
+		{"d/" + strings.Repeat("x", 256) + "/f", "", errNameTooLong},
+		{strings.Repeat("a/", 1<<18) + "f", "", errPathTooLong},
 	}
 	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := cleanName(tt.in)
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("cleanName(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		t.Run(quoteName(tt.in), func(t *testing.T) {
+			got, err := cleanName(tt.in)
+			if got != tt.want || err != tt.err {
+				t.Errorf("cleanName(%s) = %q, %v; want %q, %v", quoteName(tt.in), got, err, tt.want, tt.err)
 			}
 		})
+	}
+}
+
+func TestQuoteName(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a.py", `"a.py"`},
+		{strings.Repeat("x", 100), `"` + strings.Repeat("x", 100) + `"`},
+		{strings.Repeat("x", 101), `"` + strings.Repeat("x", 100) + `"... (101 bytes)`},
+		{strings.Repeat("x", 99) + "é", `"` + strings.Repeat("x", 99) + `"... (101 bytes)`}, // not cut inside a rune
+	}
+	for _, tt := range tests {
+		if got := quoteName(tt.in); got != tt.want {
+			t.Errorf("quoteName(%d bytes) = %s, want %s", len(tt.in), got, tt.want)
+		}
 	}
 }

@@ -18,7 +18,7 @@ func exitCode(rec *api.Execution) int {
 	case rec.Status == api.StatusKilled:
 		return exitKilled
 	case rec.Status == api.StatusFailed:
-		if mentionsTimeout(rec.Error) {
+		if timeoutInWords(rec) {
 			return exitTimeout
 		}
 		if rec.ExitCode != nil && *rec.ExitCode != 0 {
@@ -50,8 +50,16 @@ func processCode(code int) int {
 	return code
 }
 
-func mentionsTimeout(msg string) bool {
-	m := strings.ToLower(msg)
+// timeoutInWords reports a timeout that a failed record tells only in its
+// error, as python-executor does. A pyexec record (python_version or usage
+// set) says it in timed_out, so its error is not read: a failing
+// pre_command "timeout 5 make" or pip's "Read timed out" are not timeouts
+// of the run.
+func timeoutInWords(rec *api.Execution) bool {
+	if rec.PythonVersion != "" || rec.Usage != nil {
+		return false
+	}
+	m := strings.ToLower(rec.Error)
 	return strings.Contains(m, "timeout") || strings.Contains(m, "timed out")
 }
 
