@@ -107,10 +107,10 @@ func TestLongPollFor(t *testing.T) {
 	if got := longPollFor(bg, 30*time.Second); got != 30*time.Second {
 		t.Errorf("no deadline: %v", got)
 	}
-	ctx, cancel := context.WithTimeout(bg, 5500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(bg, 5900*time.Millisecond) // 0.9 s of slack before it rounds to 4 s
 	defer cancel()
 	if got := longPollFor(ctx, 30*time.Second); got != 5*time.Second {
-		t.Errorf("5.5s deadline: %v, want 5s", got)
+		t.Errorf("5.9s deadline: %v, want 5s", got)
 	}
 	ctx2, cancel2 := context.WithTimeout(bg, 500*time.Millisecond)
 	defer cancel2()
