@@ -54,27 +54,28 @@ func writeFiles(dir string, files []File, uid, gid int) error {
 		return fmt.Errorf("open work dir: %w", err)
 	}
 	defer root.Close()
+	made := map[string]bool{} // directories already there: each is made once
 	for _, f := range files {
-		if err := writeFile(root, f, uid, gid); err != nil {
+		if err := writeFile(root, made, f, uid, gid); err != nil {
 			return fmt.Errorf("write %q: %w", f.Path, err)
 		}
 	}
 	return nil
 }
 
-func writeFile(root *os.Root, f File, uid, gid int) error {
+func writeFile(root *os.Root, made map[string]bool, f File, uid, gid int) error {
 	if err := checkRelative(f.Path); err != nil {
 		return err
 	}
 	if d := path.Dir(f.Path); d != "." {
-		if err := mkdirAll(root, d, uid, gid); err != nil {
+		if err := mkdirAll(root, made, d, uid, gid); err != nil {
 			return err
 		}
 	}
 	perm := f.Mode.Perm()
 	switch {
 	case f.Mode&fs.ModeDir != 0:
-		return mkdirAll(root, f.Path, uid, gid)
+		return mkdirAll(root, made, f.Path, uid, gid)
 	case f.Mode&fs.ModeSymlink != 0:
 		if path.IsAbs(f.Linkname) {
 			return fmt.Errorf("symlink to absolute path %q", f.Linkname)
@@ -104,10 +105,19 @@ func writeFile(root *os.Root, f File, uid, gid int) error {
 	return fmt.Errorf("unsupported file mode %v", f.Mode)
 }
 
-func mkdirAll(root *os.Root, dir string, uid, gid int) error {
+// mkdirAll makes dir and its missing parents, each once per made set: a
+// deep tree costs one mkdir per directory, not one per prefix per file.
+func mkdirAll(root *os.Root, made map[string]bool, dir string, uid, gid int) error {
+	if made[dir] {
+		return nil
+	}
 	parts := strings.Split(dir, "/")
 	for i := range parts {
 		p := strings.Join(parts[:i+1], "/")
+		if made[p] {
+			continue
+		}
+		made[p] = true
 		err := root.Mkdir(p, 0o755)
 		if errors.Is(err, fs.ErrExist) {
 			continue
