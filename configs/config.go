@@ -187,23 +187,36 @@ type PoolConfig struct {
 type DepsConfig struct {
 	// CacheDir holds the content-addressed layers, absolute.
 	CacheDir string `mapstructure:"cache_dir"`
-	// CacheMaxMB caps the cache; least recently used layers go first.
+	// CacheMaxMB caps the cache; least recently used layers go first. At
+	// least InstallDiskMB: a bigger layer would be evicted, and rebuilt,
+	// after every use.
 	CacheMaxMB int `mapstructure:"cache_max_mb"`
-	// IndexURL is pip's --index-url. Empty means pip's default (PyPI).
+	// IndexURL is pip's --index-url, http(s). Empty means pip's default
+	// (PyPI).
 	IndexURL string `mapstructure:"index_url"`
-	// ExtraIndexURLs are pip's --extra-index-url values.
+	// ExtraIndexURLs are pip's --extra-index-url values, http(s).
 	ExtraIndexURLs []string `mapstructure:"extra_index_urls"`
-	// FindLinks are pip's --find-links values: URLs or absolute directories
-	// of wheels, e.g. for an offline box.
+	// FindLinks are pip's --find-links values: http(s) URLs, or absolute
+	// directories of wheels (a path or a file: URL), e.g. for an offline
+	// box. With only directories and no index, the install jail has no
+	// network.
 	FindLinks []string `mapstructure:"find_links"`
 	// TrustedHosts are pip's --trusted-host values.
 	TrustedHosts []string `mapstructure:"trusted_hosts"`
+	// AllowSourceBuilds lets pip build source distributions, which runs
+	// their code (setup.py, build backends) in the install jail, with its
+	// network. False: wheels only (pip --only-binary=:all:).
+	AllowSourceBuilds bool `mapstructure:"allow_source_builds"`
 	// Warmup are requirement sets installed at start-up, each one layer for
-	// the default interpreter; an entry is a requirements_txt body.
-	Warmup []string `mapstructure:"warmup"`
+	// the default interpreter; an entry is a requirements_txt body. In the
+	// environment, entries are separated by ";" (a requirement's "," is
+	// its own), requirements within one by newlines.
+	Warmup []string `mapstructure:"warmup" envsep:";"`
 	// InstallTimeout bounds one pip install.
 	InstallTimeout time.Duration `mapstructure:"install_timeout"`
-	// InstallMemoryMB is the memory limit of the install jail.
+	// InstallMemoryMB is the memory pip may use in the install jail. The
+	// jail's memory limit adds InstallDiskMB for each of its tmpfs (the
+	// layer being built and /tmp), whose pages it is charged.
 	InstallMemoryMB int `mapstructure:"install_memory_mb"`
 	// InstallDiskMB bounds what one install may write: the size of the
 	// layer being built and of the install jail's /tmp.
@@ -270,16 +283,17 @@ func Defaults() Config {
 			MaxAge: 10 * time.Minute,
 		},
 		Deps: DepsConfig{
-			CacheDir:        "/var/lib/pyexec/deps",
-			CacheMaxMB:      2048,
-			IndexURL:        "",
-			ExtraIndexURLs:  []string{},
-			FindLinks:       []string{},
-			TrustedHosts:    []string{},
-			Warmup:          []string{},
-			InstallTimeout:  10 * time.Minute,
-			InstallMemoryMB: 1024,
-			InstallDiskMB:   2048,
+			CacheDir:          "/var/lib/pyexec/deps",
+			CacheMaxMB:        2048,
+			IndexURL:          "",
+			ExtraIndexURLs:    []string{},
+			FindLinks:         []string{},
+			TrustedHosts:      []string{},
+			AllowSourceBuilds: false,
+			Warmup:            []string{},
+			InstallTimeout:    10 * time.Minute,
+			InstallMemoryMB:   1024,
+			InstallDiskMB:     2048,
 		},
 	}
 }

@@ -143,6 +143,24 @@ func TestLoad(t *testing.T) {
 				}
 			},
 		},
+		{
+			// Specifiers hold commas: warm-up entries are ";"-separated.
+			name: "env warmup entries",
+			env:  []string{"PYEXEC_DEPS_WARMUP=numpy>=1,<2; pandas[excel]\nsix ;;requests"},
+			check: func(t *testing.T, c Config) {
+				want := []string{"numpy>=1,<2", "pandas[excel]\nsix", "requests"}
+				if !reflect.DeepEqual(c.Deps.Warmup, want) {
+					t.Errorf("warmup = %q, want %q", c.Deps.Warmup, want)
+				}
+			},
+		},
+		{name: "env warmup with a marker", env: []string{"PYEXEC_DEPS_WARMUP=numpy; python_version >= '3.8'"}, wantErr: "deps.warmup[1]"},
+		{name: "env source builds", env: []string{"PYEXEC_DEPS_ALLOW_SOURCE_BUILDS=yes"},
+			check: func(t *testing.T, c Config) {
+				if !c.Deps.AllowSourceBuilds {
+					t.Error("allow_source_builds not set")
+				}
+			}},
 		{name: "unknown key error names the key", file: "server:\n  port: 1\n  bogus: 2\n", wantErr: "server.bogus"},
 		{name: "unknown section error names it", file: "nope:\n  x: 1\n", wantErr: "nope.x"},
 		{name: "unknown limits key", file: "limits:\n  max:\n    network_disabled: true\n", wantErr: "limits.max.network_disabled"},

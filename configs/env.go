@@ -93,7 +93,7 @@ func applyFlags(v *viper.Viper, ls []leaf, fs *pflag.FlagSet) error {
 }
 
 func set(v *viper.Viper, l leaf, text string) error {
-	val, err := parseValue(l.typ, text)
+	val, err := l.parse(text)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,9 @@ const envPrefix = "PYEXEC_"
 type leaf struct {
 	parts []string     // e.g. ["limits", "default", "memory_mb"]
 	typ   reflect.Type // the Go type of the field
+	// sep separates a list's items in the environment (the field's envsep
+	// tag); "" means ",".
+	sep string
 }
 
 // Key is the dotted name used in messages and YAML paths.
@@ -60,9 +63,18 @@ func walk(t reflect.Type, prefix []string, out []leaf) []leaf {
 			out = walk(f.Type, parts, out)
 			continue
 		}
-		out = append(out, leaf{parts: parts, typ: f.Type})
+		out = append(out, leaf{parts: parts, typ: f.Type, sep: f.Tag.Get("envsep")})
 	}
 	return out
+}
+
+// parse turns the text of an environment variable or flag into a value of
+// l's type.
+func (l leaf) parse(s string) (any, error) {
+	if l.sep != "" && l.typ.Kind() == reflect.Slice {
+		return splitListSep(s, l.sep), nil
+	}
+	return parseValue(l.typ, s)
 }
 
 // parseValue turns the text of an environment variable or flag into a value
@@ -127,9 +139,12 @@ func parseBool(s string) (bool, error) {
 
 // splitList splits a comma-separated list, dropping blanks. An empty string
 // is the empty list.
-func splitList(s string) []string {
+func splitList(s string) []string { return splitListSep(s, ",") }
+
+// splitListSep splits a list separated by sep, dropping blanks.
+func splitListSep(s, sep string) []string {
 	out := []string{}
-	for item := range strings.SplitSeq(s, ",") {
+	for item := range strings.SplitSeq(s, sep) {
 		if item = strings.TrimSpace(item); item != "" {
 			out = append(out, item)
 		}

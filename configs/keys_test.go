@@ -107,10 +107,11 @@ func envSamples() map[string]string {
 		"deps.extra_index_urls":           "https://a.example/simple,https://b.example/simple",
 		"deps.find_links":                 "/srv/wheels",
 		"deps.trusted_hosts":              "pypi.example",
-		"deps.warmup":                     "numpy,requests",
+		"deps.allow_source_builds":        "true",
+		"deps.warmup":                     "numpy>=1,<2;requests[socks]\nsix",
 		"deps.install_timeout":            "20m",
 		"deps.install_memory_mb":          "2048",
-		"deps.install_disk_mb":            "4096",
+		"deps.install_disk_mb":            "1024",
 	}
 }
 
@@ -125,7 +126,7 @@ func TestEveryKeyHasWorkingEnv(t *testing.T) {
 			if !ok {
 				t.Fatalf("envSamples has no value for %s", key)
 			}
-			want, err := parseValue(l.typ, text)
+			want, err := l.parse(text)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -32,8 +32,9 @@ type LoadOptions struct {
 // Environment variables are PYEXEC_ followed by the key in upper case with
 // "_" for ".", e.g. PYEXEC_LIMITS_MAX_MEMORY_MB (see EnvName and Keys), plus
 // python-executor's names (PYEXEC_HOST, PYEXEC_DEFAULT_TIMEOUT, ...). Lists
-// are comma-separated, pool sizes are "3.12=2,3.11=1", durations are Go
-// durations ("90s", "1h") or whole seconds ("3600").
+// are comma-separated (deps.warmup: ";"-separated, its entries hold
+// commas), pool sizes are "3.12=2,3.11=1", durations are Go durations
+// ("90s", "1h") or whole seconds ("3600").
 func Load(opts LoadOptions) (Config, error) {
 	v := viper.NewWithOptions(viper.KeyDelimiter(keyDelim))
 	ls := leaves()

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
 // FieldError is one invalid value. Key is the dotted key, e.g.
@@ -167,9 +169,7 @@ func (d DepsConfig) validate(p *problems) {
 		httpURL(p, fmt.Sprintf("deps.extra_index_urls[%d]", n), u)
 	}
 	for n, l := range d.FindLinks {
-		if !filepath.IsAbs(l) {
-			httpURL(p, fmt.Sprintf("deps.find_links[%d]", n), l)
-		}
+		findLinks(p, fmt.Sprintf("deps.find_links[%d]", n), l)
 	}
 	for n, h := range d.TrustedHosts {
 		if h == "" || strings.ContainsAny(h, " \t/") {
@@ -177,13 +177,22 @@ func (d DepsConfig) validate(p *problems) {
 		}
 	}
 	for n, w := range d.Warmup {
-		if strings.TrimSpace(w) == "" {
-			p.add(fmt.Sprintf("deps.warmup[%d]", n), "must not be empty")
+		key := fmt.Sprintf("deps.warmup[%d]", n)
+		l, err := requirements.Parse(w)
+		switch {
+		case err != nil:
+			p.add(key, "%v (in the environment, entries are separated by \";\")", err)
+		case l.Empty():
+			p.add(key, "must name at least one requirement, got %q", w)
 		}
 	}
 	p.duration("deps.install_timeout", d.InstallTimeout, time.Second)
 	p.atLeast("deps.install_memory_mb", int64(d.InstallMemoryMB), MinMemoryMB)
 	p.atLeast("deps.install_disk_mb", int64(d.InstallDiskMB), MinDiskMB)
+	if d.CacheMaxMB >= 1 && d.InstallDiskMB >= MinDiskMB && d.CacheMaxMB < d.InstallDiskMB {
+		p.add("deps.cache_max_mb", "must be >= deps.install_disk_mb (%d): a bigger layer would be rebuilt for every run, got %d",
+			d.InstallDiskMB, d.CacheMaxMB)
+	}
 }
 
 func absolute(p *problems, key, path string) {
@@ -192,10 +201,30 @@ func absolute(p *problems, key, path string) {
 	}
 }
 
+// httpURL checks a package index: http(s) only. A local directory is not
+// an index but a find_links entry.
 func httpURL(p *problems, key, raw string) {
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "file") || (u.Host == "" && u.Scheme != "file") {
-		p.add(key, "must be an http(s) or file URL, got %q", raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		p.add(key, "must be an http(s) URL (a local directory of wheels goes in deps.find_links), got %q", raw)
+	}
+}
+
+// findLinks checks a find_links entry: an http(s) URL, or a local
+// directory as an absolute path or a file: URL of one.
+func findLinks(p *problems, key, raw string) {
+	switch {
+	case filepath.IsAbs(raw):
+	case strings.HasPrefix(raw, "file:"):
+		u, err := url.Parse(raw)
+		if err != nil || (u.Host != "" && u.Host != "localhost") || !filepath.IsAbs(u.Path) {
+			p.add(key, "must be a file URL of an absolute directory (file:///srv/wheels), got %q", raw)
+		}
+	default:
+		u, err := url.Parse(raw)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add(key, "must be an absolute directory, a file:/// URL or an http(s) URL, got %q", raw)
+		}
 	}
 }
 

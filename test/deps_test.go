@@ -54,7 +54,8 @@ func layerOf(layers []api.Layer, req string) (api.Layer, bool) {
 func TestDependencies(t *testing.T) {
 	requireJail(t)
 	ix := startIndex(t)
-	s := startServer(t, "PYEXEC_DEPS_INDEX_URL="+ix.URL, "PYEXEC_DEPS_WARMUP=pyx-pth")
+	// Warm-up entries are ";"-separated: the second holds a comma.
+	s := startServer(t, "PYEXEC_DEPS_INDEX_URL="+ix.URL, "PYEXEC_DEPS_WARMUP=pyx-pth;pyx-base>=1,<2")
 	app := "import pyx_app\nprint(pyx_app.hello())\n"
 
 	t.Run("install, then cached", func(t *testing.T) {
@@ -137,8 +138,20 @@ print(attempt(lambda: os.listdir(os.path.dirname(layer))) != "allowed")
 		}
 	})
 
+	t.Run("too many requirements with the detected ones", func(t *testing.T) {
+		var code strings.Builder
+		for i := range 257 {
+			fmt.Fprintf(&code, "import pyx_many%d\n", i)
+		}
+		e := s.eval(t, api.EvalRequest{Code: code.String()})
+		if e.Status != api.StatusFailed || !strings.HasPrefix(e.Error, "too many requirements (257 > 256)") {
+			t.Errorf("got %s", describe(e))
+		}
+	})
+
 	t.Run("refused requirements", func(t *testing.T) {
-		for _, req := range []string{"-e .", "--index-url http://evil.example/", "https://evil.example/x.whl", "numpy; rm -rf /"} {
+		for _, req := range []string{"-e .", "--index-url http://evil.example/", "https://evil.example/x.whl", "numpy; rm -rf /",
+			"pyx-base==1.0+x.whl", `pyx-base; os_name == "a -r x"`} {
 			status, raw := s.postJSON(t, "/api/v1/eval", api.EvalRequest{Code: "print(1)", RequirementsTxt: req})
 			if status != http.StatusBadRequest || !strings.Contains(string(raw), "requirements_txt: line 1") {
 				t.Errorf("%q: %d %s", req, status, raw)
@@ -154,14 +167,16 @@ print(attempt(lambda: os.listdir(os.path.dirname(layer))) != "allowed")
 
 	t.Run("layers endpoints and warm-up", func(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
-		for {
-			if _, ok := layerOf(s.layers(t), "pyx-pth"); ok {
-				break
+		for _, warm := range []string{"pyx-pth", "pyx-base<2,>=1"} {
+			for {
+				if _, ok := layerOf(s.layers(t), warm); ok {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("warm-up layer %s not listed: %+v", warm, s.layers(t))
+				}
+				time.Sleep(100 * time.Millisecond)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("warm-up layer pyx-pth not listed: %+v", s.layers(t))
-			}
-			time.Sleep(100 * time.Millisecond)
 		}
 		l, ok := layerOf(s.layers(t), "pyx-app")
 		if !ok || !slices.Equal(l.Packages, []string{"pyx-app==1.0", "pyx-base==2.0"}) || l.SizeBytes <= 0 ||

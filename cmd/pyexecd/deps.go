@@ -20,6 +20,7 @@ import (
 func depsIndex(d configs.DepsConfig) requirements.Index {
 	return requirements.Index{
 		URL: d.IndexURL, ExtraURLs: d.ExtraIndexURLs, FindLinks: d.FindLinks, TrustedHosts: d.TrustedHosts,
+		SourceBuilds: d.AllowSourceBuilds,
 	}
 }
 
@@ -61,6 +62,13 @@ func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.
 	}
 	if reqs.Empty() {
 		return nil, nil, nil
+	}
+	if n := len(reqs.Reqs); n > requirements.MaxRequirements { // Parse bounds the text, not what detection adds
+		msg := fmt.Sprintf("too many requirements (%d > %d)", n, requirements.MaxRequirements)
+		if len(detected) > 0 {
+			msg += fmt.Sprintf(", %d of them detected from the code's imports; requirements_txt \"-\" turns detection off", len(detected))
+		}
+		return nil, &server.Outcome{PythonVersion: in.Version, Failure: msg}, nil
 	}
 	if r.deps == nil {
 		return nil, &server.Outcome{PythonVersion: in.Version,

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/deps"
+	"github.com/pyexec/pyexec/interpreters/requirements"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -33,6 +35,11 @@ func TestLayerWithoutInstalls(t *testing.T) {
 		{"detected", job("import numpy", "", true), "this server installs no packages"},
 		{"requirements", job("print(1)", "six", false), "this server installs no packages"},
 		{"bad requirements", job("print(1)", "-e .", false), "requirements_txt: line 1"},
+		{"too many detected", job(manyImports(requirements.MaxRequirements+1), "", true),
+			fmt.Sprintf("too many requirements (%d > %d), %d of them detected", requirements.MaxRequirements+1, requirements.MaxRequirements, requirements.MaxRequirements+1)},
+		{"too many with detection", job(manyImports(requirements.MaxRequirements), "six", true),
+			fmt.Sprintf("too many requirements (%d > %d)", requirements.MaxRequirements+1, requirements.MaxRequirements)},
+		{"at the cap", job(manyImports(requirements.MaxRequirements-1), "six", true), "this server installs no packages"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			lease, out, err := r.layer(context.Background(), tt.job, in)
@@ -47,6 +54,15 @@ func TestLayerWithoutInstalls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyImports is code importing n distinct third-party modules.
+func manyImports(n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "import pyx_mod%d\n", i)
+	}
+	return b.String()
 }
 
 func TestLayersAPIErrors(t *testing.T) {

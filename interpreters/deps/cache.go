@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -32,11 +33,13 @@ type Cache struct {
 	slots chan struct{}  // one per install running
 	wg    sync.WaitGroup // builds running
 
-	mu     sync.Mutex
-	layers map[string]*layer
-	builds map[string]*build
-	total  int64 // bytes of the layers
-	built  int   // installs completed, for tests
+	mu      sync.Mutex
+	closed  bool // set by Close: no build starts after it
+	layers  map[string]*layer
+	builds  map[string]*build
+	total   int64 // bytes of the layers
+	started int   // builds started, for tests
+	built   int   // installs completed, for tests
 }
 
 type layer struct {
@@ -71,12 +74,14 @@ func New(cfg Config, jails Jails) (*Cache, error) {
 		layers: map[string]*layer{},
 		builds: map[string]*build{},
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o711); err != nil {
-		return nil, fmt.Errorf("make deps cache dir: %w", err)
-	}
 	// Traversable, not listable: jails reach a layer only by its key.
-	if err := os.Chmod(cfg.Dir, 0o711); err != nil {
-		return nil, fmt.Errorf("deps cache dir: %w", err)
+	for _, dir := range []string{cfg.Dir, cfg.layersDir()} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("make deps cache dir: %w", err)
+		}
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return nil, fmt.Errorf("deps cache dir: %w", err)
+		}
 	}
 	f, err := os.OpenFile(filepath.Join(cfg.Dir, ".lock"), os.O_CREATE|os.O_RDWR|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -103,9 +108,15 @@ const closeWait = 10 * time.Second
 
 // Close stops the builds in progress (their waiters get an error), waits
 // a short while for them to remove their temporary files, and releases
-// the cache dir.
+// the cache dir. Acquire fails with ErrClosed afterwards; leases still
+// held may be released. Later calls do nothing.
 func (c *Cache) Close() error {
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true // under mu: no startLocked, so no wg.Add, after this
 	for _, b := range c.builds {
 		b.cancel()
 	}
@@ -135,26 +146,45 @@ func (c *Cache) scan() error {
 		name := e.Name()
 		p := filepath.Join(c.cfg.Dir, name)
 		switch {
-		case name == ".lock":
+		case name == ".lock" || name == layersName:
 		case isTemp(name):
 			if err := removeTemp(p); err != nil {
 				return fmt.Errorf("remove leftover %s: %w", name, err)
 			}
 			c.log.Info("removed an unfinished build or removal", "dir", name)
-		case !e.IsDir() || !requirements.ValidKey(name):
-			c.log.Warn("unknown entry in the deps cache, left alone", "entry", name)
-		default:
-			m, err := readMeta(p, name)
-			if err != nil {
+		case e.IsDir() && requirements.ValidKey(name): // the layout before layers/
+			if err := os.Rename(p, filepath.Join(c.cfg.layersDir(), name)); err != nil {
 				if err := os.RemoveAll(p); err != nil {
-					return fmt.Errorf("remove broken layer %s: %w", name, err)
+					return fmt.Errorf("remove old layer %s: %w", name, err)
 				}
-				c.log.Warn("removed a broken layer; it is rebuilt when next needed", "key", name, "err", err)
+				c.log.Warn("removed a layer of the old layout; it is rebuilt when next needed", "key", name, "err", err)
 				continue
 			}
-			c.layers[name] = &layer{meta: m, dir: p, used: m.LastUsedAt, touched: m.LastUsedAt}
-			c.total += m.SizeBytes
+			c.log.Info("moved a layer of the old layout into layers/", "key", name)
+		default:
+			c.log.Warn("unknown entry in the deps cache, left alone", "entry", name)
 		}
+	}
+	if entries, err = os.ReadDir(c.cfg.layersDir()); err != nil {
+		return fmt.Errorf("read deps cache: %w", err)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		p := filepath.Join(c.cfg.layersDir(), name)
+		if !e.IsDir() || !requirements.ValidKey(name) {
+			c.log.Warn("unknown entry in the deps cache, left alone", "entry", path.Join(layersName, name))
+			continue
+		}
+		m, err := readMeta(p, name)
+		if err != nil {
+			if err := os.RemoveAll(p); err != nil {
+				return fmt.Errorf("remove broken layer %s: %w", name, err)
+			}
+			c.log.Warn("removed a broken layer; it is rebuilt when next needed", "key", name, "err", err)
+			continue
+		}
+		c.layers[name] = &layer{meta: m, dir: p, used: m.LastUsedAt, touched: m.LastUsedAt}
+		c.total += m.SizeBytes
 	}
 	return nil
 }
@@ -174,10 +204,12 @@ func (l *Lease) Key() string { return l.l.meta.Key }
 // interpreters.Run.Layers.
 func (l *Lease) Path() string { return path.Join(LayersMount, l.l.meta.Key, layerName) }
 
-// Bind mounts the whole cache read-only at LayersMount. Every run's jail
-// gets it, with or without requirements, so that runs with requirements
-// can use pooled jails too.
-func (c *Cache) Bind() jail.Bind { return jail.Bind{Source: c.cfg.Dir, Target: LayersMount} }
+// Bind mounts the cache's layers read-only at LayersMount. Every run's
+// jail gets it, with or without requirements, so that runs with
+// requirements can use pooled jails too. Builds in progress are not under
+// it: the mounts of their tmpfs would make the bind fail (a jail's user
+// namespace may not bind a tree whose submounts it cannot see).
+func (c *Cache) Bind() jail.Bind { return jail.Bind{Source: c.cfg.layersDir(), Target: LayersMount} }
 
 // Release ends the hold; later calls do nothing.
 func (l *Lease) Release() { l.once.Do(func() { l.c.release(l.l) }) }
@@ -186,14 +218,26 @@ func (l *Lease) Release() { l.once.Do(func() { l.c.release(l.l) }) }
 // building it first if needed. Concurrent calls for one layer share one
 // build. A failed install is an *InstallError (and is not cached). When
 // ctx ends first, Acquire stops waiting and returns its error; the build
-// goes on as long as someone else waits for it. reqs must not be empty.
+// goes on as long as someone else waits for it; a ctx already ended
+// starts none. reqs must not be empty nor hold more than
+// requirements.MaxRequirements. After Close: ErrClosed.
 func (c *Cache) Acquire(ctx context.Context, in interpreters.Interpreter, reqs requirements.List) (*Lease, error) {
-	if reqs.Empty() {
+	switch {
+	case reqs.Empty():
 		return nil, errors.New("deps: no requirements to install")
+	case len(reqs.Reqs) > requirements.MaxRequirements:
+		return nil, fmt.Errorf("deps: %d requirements, more than %d", len(reqs.Reqs), requirements.MaxRequirements)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return nil, fmt.Errorf("wait for the install: %w", err)
 	}
 	key := requirements.Key(in.Version, reqs, c.cfg.Index)
 	now := time.Now()
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
 	if l := c.layers[key]; l != nil {
 		if fi, err := os.Stat(filepath.Join(l.dir, layerName)); err == nil && fi.IsDir() {
 			l.refs++
@@ -252,6 +296,7 @@ func (c *Cache) startLocked(key string, in interpreters.Interpreter, reqs requir
 	ctx, cancel := context.WithCancel(context.Background())
 	b := &build{done: make(chan struct{}), cancel: cancel}
 	c.builds[key] = b
+	c.started++
 	c.wg.Add(1)
 	go c.run(ctx, b, key, in, reqs)
 	return b
@@ -309,7 +354,7 @@ func (c *Cache) publishLocked(tmp string, m Meta) (*layer, []string, error) {
 	if l := c.layers[m.Key]; l != nil {
 		return l, []string{tmp}, nil
 	}
-	dir := filepath.Join(c.cfg.Dir, m.Key)
+	dir := filepath.Join(c.cfg.layersDir(), m.Key)
 	var trash []string
 	if _, err := os.Lstat(dir); err == nil { // a broken leftover that vanished from memory
 		stale := filepath.Join(c.cfg.Dir, tempName("stale"))
@@ -360,7 +405,12 @@ func (c *Cache) evictLocked(keep *layer) []string {
 		if c.total <= c.cfg.MaxBytes {
 			break
 		}
-		if t, ok := c.dropLocked(l); ok {
+		t, err := c.dropLocked(l)
+		if err != nil {
+			c.log.Warn("evict layer", "key", l.meta.Key, "err", err)
+			continue
+		}
+		if t != "" {
 			trash = append(trash, t)
 		}
 		c.log.Info("evicted layer", "key", l.meta.Key, "size_bytes", l.meta.SizeBytes, "last_used", l.used.UTC())
@@ -372,17 +422,21 @@ func (c *Cache) evictLocked(keep *layer) []string {
 	return trash
 }
 
-// dropLocked forgets l and renames its directory to a temporary name,
-// returned for removal.
-func (c *Cache) dropLocked(l *layer) (string, bool) {
+// dropLocked renames l's directory to a temporary name, returned for
+// removal, and forgets l. When the rename fails l stays, on disk and
+// listed; a directory already gone is forgotten ("" to remove).
+func (c *Cache) dropLocked(l *layer) (string, error) {
+	trash := filepath.Join(c.cfg.Dir, tempName("del"))
+	err := os.Rename(l.dir, trash)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		trash = ""
+	case err != nil:
+		return "", fmt.Errorf("move layer %s aside: %w", l.meta.Key, err)
+	}
 	delete(c.layers, l.meta.Key)
 	c.total -= l.meta.SizeBytes
-	trash := filepath.Join(c.cfg.Dir, tempName("del"))
-	if err := os.Rename(l.dir, trash); err != nil {
-		c.log.Warn("remove layer", "key", l.meta.Key, "err", err)
-		return "", false
-	}
-	return trash, true
+	return trash, nil
 }
 
 func (c *Cache) removeAll(dirs []string) {
@@ -409,9 +463,12 @@ func (c *Cache) Remove(key string) error {
 		c.mu.Unlock()
 		return ErrInUse
 	}
-	trash, ok := c.dropLocked(l)
+	trash, err := c.dropLocked(l)
 	c.mu.Unlock()
-	if ok {
+	if err != nil {
+		return err
+	}
+	if trash != "" {
 		c.removeAll([]string{trash})
 	}
 	c.log.Info("removed layer", "key", key)
@@ -458,7 +515,7 @@ func (c *Cache) Warm(ctx context.Context, in interpreters.Interpreter, texts []s
 		}
 		started := time.Now()
 		lease, err := c.Acquire(ctx, in, reqs)
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || errors.Is(err, ErrClosed) {
 			return
 		}
 		if err != nil {

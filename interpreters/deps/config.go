@@ -17,12 +17,12 @@ import (
 
 // Paths inside jails.
 const (
-	// LayersMount is where every run's jail sees the cache directory,
-	// read-only (Cache.Bind): pooled jails are started before their request
-	// names its layer. The cache directory and the layers' directories are
-	// traversable but not listable (0711), so a run reaches only the layer
-	// whose path it is given (Lease.Path); the build directories are root's
-	// alone (0700).
+	// LayersMount is where every run's jail sees the cache's layers
+	// directory, read-only (Cache.Bind): pooled jails are started before
+	// their request names its layer. That directory and the layers' own
+	// are traversable but not listable (0711), so a run reaches only the
+	// layer whose path it is given (Lease.Path); the build directories are
+	// root's alone (0700), outside it.
 	LayersMount = "/.pyexec/layers"
 	// outDir is where the install jail sees the layer being built.
 	outDir = "/.pyexec/out"
@@ -38,16 +38,26 @@ type Config struct {
 	// Dir holds the layers, absolute. Required; made if missing.
 	Dir string
 	// MaxBytes caps the disk use of the layers; past it the least
-	// recently used layers not in use are removed. Zero: no cap.
+	// recently used layers not in use are removed. Zero: no cap (pyexecd
+	// always sets one: configs requires deps.cache_max_mb >= 1 and >=
+	// deps.install_disk_mb). It should be at least InstallDiskBytes: a
+	// layer bigger than the cap is evicted as soon as it is released, so
+	// it is rebuilt for every run.
 	MaxBytes int64
 	// Index is where pip looks for packages.
 	Index requirements.Index
 	// InstallTimeout bounds one pip run. Zero: 10 minutes.
 	InstallTimeout time.Duration
-	// InstallMemoryBytes is the install jail's memory limit. Zero: 1 GiB.
+	// InstallMemoryBytes is the memory pip may use. Zero: 1 GiB. The
+	// install jail's memory cgroup is also charged the pages of its
+	// tmpfs, so its limit is InstallMemoryBytes plus InstallDiskBytes for
+	// each of the layer being built and /tmp: an install that fills
+	// either gets "no space left" (the disk limit), not an OOM kill.
 	InstallMemoryBytes int64
 	// InstallDiskBytes bounds the installed packages (the layer is built
-	// on a tmpfs of this size) and sizes the install jail's /tmp. Zero:
+	// on a tmpfs of this size, with one inode per 4 KiB of it, and its
+	// copy into the cache is refused past this size, sparse files and
+	// file counts included) and sizes the install jail's /tmp. Zero:
 	// 2 GiB.
 	InstallDiskBytes int64
 	// MaxInstalls is how many installs run at once. Zero: 2.
@@ -60,6 +70,12 @@ type Config struct {
 	// discard.
 	Logger *slog.Logger
 }
+
+// layersName is the directory of Config.Dir that holds the layers.
+const layersName = "layers"
+
+// layersDir holds the layers: <Dir>/layers/<key>.
+func (c Config) layersDir() string { return filepath.Join(c.Dir, layersName) }
 
 func (c Config) withDefaults() Config {
 	if c.InstallTimeout <= 0 {
@@ -88,6 +104,11 @@ func (c Config) validate() error {
 		return fmt.Errorf("deps owner uid %d: must be the jails' sandbox host uid, > 0", c.OwnerUID)
 	case c.MaxBytes < 0:
 		return fmt.Errorf("deps cache cap %d: must not be negative", c.MaxBytes)
+	}
+	for _, u := range append([]string{c.Index.URL}, c.Index.ExtraURLs...) {
+		if strings.HasPrefix(u, "file:") {
+			return fmt.Errorf("deps index %q: must be an http(s) URL; a local directory is a find-links entry", u)
+		}
 	}
 	for _, fl := range c.Index.FindLinks {
 		if p, ok := localDir(fl); ok && !filepath.IsAbs(p) {
@@ -129,10 +150,29 @@ func localDir(fl string) (string, bool) {
 	return fl, filepath.IsAbs(fl)
 }
 
+// offline reports whether pip needs no network for ix: no index (not even
+// pip's default), only find-links directories of the host (an offline
+// box).
+func offline(ix requirements.Index) bool {
+	if ix.URL != "" || len(ix.ExtraURLs) > 0 || len(ix.FindLinks) == 0 {
+		return false
+	}
+	for _, fl := range ix.FindLinks {
+		if _, ok := localDir(fl); !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // indexArgs are pip's options for ix. With find-links and no index at
-// all, pip is told not to look for one (an offline box).
+// all, pip is told not to look for one (an offline box). Unless ix allows
+// source builds, pip installs wheels only.
 func indexArgs(ix requirements.Index) []string {
 	var args []string
+	if !ix.SourceBuilds {
+		args = append(args, "--only-binary=:all:")
+	}
 	switch {
 	case ix.URL != "":
 		args = append(args, "--index-url", ix.URL)

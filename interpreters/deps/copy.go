@@ -13,20 +13,33 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// errTooBig is a tree that copyTree refuses: past its byte limit.
+var errTooBig = errors.New("layer too big")
+
+// entryCharge is what copyTree counts for an entry besides its size: a
+// block of the destination file system.
+const entryCharge = 4096
+
 // copyTree copies what pip wrote in src (the install jail's tmpfs, its
 // jail gone) to dst, a new directory, as the server's own read-only tree:
 // owned by the server, directories 0555, files 0444 or 0555, no special
 // bits, symlinks kept as links and never followed, devices, fifos and
 // sockets left out. File mtimes are kept, so the .pyc files pip compiled
 // stay valid. It returns the disk usage of dst in bytes.
-func copyTree(src, dst string) (int64, error) {
+//
+// The copy may take more room than src: a sparse file is written whole,
+// and every entry takes a block. So each entry is charged its apparent
+// size plus entryCharge, before it is copied; past limit bytes in all,
+// copyTree stops with errTooBig (dst is left for the caller to remove).
+func copyTree(src, dst string, limit int64) (int64, error) {
 	type dir struct {
 		path  string
 		mtime time.Time
 	}
 	var (
-		dirs []dir
-		size int64
+		dirs   []dir
+		size   int64
+		budget int64
 	)
 	usage := func(p string) {
 		var st unix.Stat_t
@@ -46,6 +59,11 @@ func copyTree(src, dst string) (int64, error) {
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if info.Mode().IsRegular() || info.IsDir() || info.Mode()&fs.ModeSymlink != 0 {
+			if budget += max(info.Size(), 0) + entryCharge; budget > limit {
+				return fmt.Errorf("%w: more than %d bytes (at %s)", errTooBig, limit, rel)
+			}
 		}
 		switch {
 		case d.IsDir():

@@ -77,7 +77,7 @@ func TestInstallThenCached(t *testing.T) {
 	})
 
 	t.Run("on disk", func(t *testing.T) {
-		dir := filepath.Join(cfg.Dir, layers[0].Key)
+		dir := filepath.Join(cfg.layersDir(), layers[0].Key)
 		m, err := readMeta(dir, layers[0].Key)
 		if err != nil {
 			t.Fatal(err)
@@ -237,8 +237,9 @@ func TestInstallFailure(t *testing.T) {
 		t.Errorf("failed installs listed: %+v", l)
 	}
 	entries, _ := os.ReadDir(cfg.Dir)
-	for _, en := range entries {
-		if en.Name() != ".lock" {
+	more, _ := os.ReadDir(cfg.layersDir())
+	for _, en := range append(entries, more...) {
+		if en.Name() != ".lock" && en.Name() != layersName {
 			t.Errorf("leftover %s after failed installs", en.Name())
 		}
 	}
@@ -278,7 +279,7 @@ func TestEviction(t *testing.T) {
 	c.Close()
 
 	has := func(c *Cache, text string) bool {
-		_, err := os.Stat(filepath.Join(cfg.Dir, keys[text]))
+		_, err := os.Stat(filepath.Join(cfg.layersDir(), keys[text]))
 		listed := slices.ContainsFunc(c.List(), func(l api.Layer) bool { return l.Key == keys[text] })
 		if listed != (err == nil) {
 			t.Errorf("%s: listed %v, on disk %v", text, listed, err == nil)
@@ -332,30 +333,34 @@ func TestLayerReadOnly(t *testing.T) {
 	c := e.cache(t, cfg)
 	lease := acquire(t, c, in, "pyx-base==1.0")
 	defer lease.Release()
-	code := `
+	// EROFS, not EACCES: the mount is read-only, whatever the modes (a
+	// writable bind would answer EACCES for the root-owned files).
+	code := fmt.Sprintf(`
 import errno, os, pyx_base
+layer, cache = %q, %q
 d = os.path.dirname(pyx_base.__file__)
 for what, f in [
-    ("write", lambda: open(os.path.join(d, "__init__.py"), "a").write("VERSION = 'evil'")),
+    ("overwrite", lambda: open(os.path.join(d, "__init__.py"), "w").write("VERSION = 'evil'")),
     ("create", lambda: open(os.path.join(d, "new.py"), "w")),
     ("remove", lambda: os.remove(os.path.join(d, "__init__.py"))),
-    ("mkdir", lambda: os.mkdir("/.pyexec/deps/x")),
+    ("mkdir in the layer", lambda: os.mkdir(os.path.join(layer, "x"))),
+    ("mkdir in the cache", lambda: os.mkdir(os.path.join(cache, "x"))),
     ("chmod", lambda: os.chmod(d, 0o777)),
+    ("list the cache", lambda: os.listdir(cache)),
 ]:
     try:
         f()
         print(what, "ok")
     except OSError as e:
         print(what, errno.errorcode[e.errno])
-`
+`, lease.Path(), LayersMount)
 	got := e.run(t, in, lease, code)
-	for _, line := range strings.Split(got, "\n") {
-		if strings.HasSuffix(line, " ok") {
-			t.Errorf("user code could %s", strings.TrimSuffix(line, " ok"))
-		}
-	}
-	if !strings.Contains(got, "create EROFS") || !strings.Contains(got, "remove EROFS") {
-		t.Errorf("got %q, want EROFS", got)
+	want := strings.Join([]string{
+		"overwrite EROFS", "create EROFS", "remove EROFS", "mkdir in the layer EROFS", "mkdir in the cache EROFS",
+		"chmod EROFS", "list the cache EACCES",
+	}, "\n")
+	if got != want {
+		t.Errorf("user code got\n%s\nwant\n%s", got, want)
 	}
 	if got := e.run(t, in, lease, "import pyx_base; print(pyx_base.VERSION)"); got != "1.0" {
 		t.Errorf("layer changed: %q", got)
@@ -398,7 +403,8 @@ func TestCrashLeftovers(t *testing.T) {
 	c.Close()
 
 	// What a crash can leave: a build in progress with its tmpfs mounted,
-	// a removal half done, and a layer whose layer.json went missing.
+	// a removal half done, a layer whose layer.json went missing, and one
+	// without its layer.json. And a layer of the layout before layers/.
 	build := filepath.Join(cfg.Dir, tmpPrefix+"crashed-build")
 	if err := os.MkdirAll(filepath.Join(build, "out", "pkg"), 0o755); err != nil {
 		t.Fatal(err)
@@ -409,27 +415,36 @@ func TestCrashLeftovers(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, tmpPrefix+"del-x", layerName), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(filepath.Join(cfg.Dir, broken.Key(), metaName)); err != nil {
+	if err := os.Remove(filepath.Join(cfg.layersDir(), broken.Key(), metaName)); err != nil {
 		t.Fatal(err)
 	}
 	truncated := strings.Repeat("a", requirements.KeyLen)
-	if err := os.MkdirAll(filepath.Join(truncated, layerName), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(cfg.layersDir(), truncated, layerName), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(cfg.Dir, truncated+"-not-a-key"), nil, 0o644); err != nil {
+	for _, p := range []string{filepath.Join(cfg.Dir, "not-a-key"), filepath.Join(cfg.layersDir(), truncated+"-not-a-key")} {
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(filepath.Join(cfg.layersDir(), good.Key()), filepath.Join(cfg.Dir, good.Key())); err != nil {
 		t.Fatal(err)
 	}
 
 	c = e.cache(t, cfg)
-	var left []string
-	entries, _ := os.ReadDir(cfg.Dir)
-	for _, en := range entries {
-		left = append(left, en.Name())
+	names := func(dir string) []string {
+		var out []string
+		entries, _ := os.ReadDir(dir)
+		for _, en := range entries {
+			out = append(out, en.Name())
+		}
+		return out
 	}
-	want := []string{".lock", good.Key(), truncated + "-not-a-key"}
-	slices.Sort(want)
-	if !slices.Equal(left, want) {
-		t.Errorf("after start-up: %v, want %v", left, want)
+	if got, want := names(cfg.Dir), []string{".lock", layersName, "not-a-key"}; !slices.Equal(got, want) {
+		t.Errorf("after start-up: %v, want %v", got, want)
+	}
+	if got, want := names(cfg.layersDir()), slices.Sorted(slices.Values([]string{good.Key(), truncated + "-not-a-key"})); !slices.Equal(got, want) {
+		t.Errorf("after start-up, layers: %v, want %v (the broken ones removed, the old one moved in)", got, want)
 	}
 	if l := c.List(); len(l) != 1 || l[0].Key != good.Key() {
 		t.Errorf("List = %+v", l)
@@ -444,7 +459,7 @@ func TestCrashLeftovers(t *testing.T) {
 	}
 
 	t.Run("layer vanished while serving", func(t *testing.T) {
-		if err := os.RemoveAll(filepath.Join(cfg.Dir, good.Key())); err != nil {
+		if err := os.RemoveAll(filepath.Join(cfg.layersDir(), good.Key())); err != nil {
 			t.Fatal(err)
 		}
 		lease := acquire(t, c, in, "pyx-base==1.0")
@@ -458,7 +473,8 @@ func TestCrashLeftovers(t *testing.T) {
 func TestWaiterCancel(t *testing.T) {
 	e := testEnv(t)
 	in := e.python(t, "3.12")
-	c := e.cache(t, e.config(t))
+	cfg := e.config(t)
+	c := e.cache(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
@@ -466,8 +482,24 @@ func TestWaiterCancel(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 2*time.Second {
 		t.Fatalf("Acquire = %v after %v, want to stop waiting at the deadline", err, time.Since(start))
 	}
-	// Nobody waits any more: the build was stopped and not kept; the next
-	// request builds afresh.
+	// Nobody waits any more: the build was stopped and not kept.
+	c.wg.Wait()
+	c.mu.Lock()
+	builds, started, built := len(c.builds), c.started, c.built
+	c.mu.Unlock()
+	if builds != 0 || started != 1 || built != 0 {
+		t.Errorf("after the cancel: %d builds in progress, %d started, %d built; want 0, 1, 0", builds, started, built)
+	}
+	if l := c.List(); len(l) != 0 {
+		t.Errorf("a stopped build was cached: %+v", l)
+	}
+	entries, _ := os.ReadDir(cfg.Dir)
+	for _, en := range entries {
+		if isTemp(en.Name()) {
+			t.Errorf("leftover %s after the cancel", en.Name())
+		}
+	}
+	// The next request builds afresh.
 	lease := acquire(t, c, in, "pyx-app\npyx-base==1.0")
 	defer lease.Release()
 	if got := e.run(t, in, lease, "import pyx_app; print(pyx_app.hello())"); got != "app on base 1.0" {
@@ -529,6 +561,67 @@ print(yaml.FAKE, "/", app(), "/", helper.NAME)
 		t.Fatalf("run: %v exit %d %s", err, res.ExitCode, res.Stderr)
 	}
 	if got := strings.TrimSpace(string(res.Stdout)); got != "PyYAML from the test index / app on base 1.0 / own module" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestSourceBuilds checks that pip installs wheels only unless source
+// builds are allowed: building an sdist runs the package's code (here an
+// in-tree build backend) in the install jail, which may have the host's
+// network.
+func TestSourceBuilds(t *testing.T) {
+	e := testEnv(t)
+	in := e.python(t, "3.12")
+	const sdist = "pyx_src-1.0.tar.gz"
+
+	t.Run("wheels only (default)", func(t *testing.T) {
+		c := e.cache(t, e.config(t))
+		before := e.index.Downloads()
+		_, err := c.Acquire(context.Background(), in, parse(t, "pyx-src"))
+		var ie *InstallError
+		if !errors.As(err, &ie) || !strings.HasPrefix(ie.Reason, "no matching distribution found for pyx-src") {
+			t.Fatalf("Acquire = %v, want no matching distribution", err)
+		}
+		if d := downloadsSince(e, before); d[sdist] != 0 {
+			t.Errorf("pip fetched the sdist %d times: it would have built it", d[sdist])
+		}
+		if c.built != 0 || len(c.List()) != 0 {
+			t.Errorf("%d built, listed %+v", c.built, c.List())
+		}
+	})
+
+	t.Run("allowed", func(t *testing.T) {
+		cfg := e.config(t)
+		cfg.Index.SourceBuilds = true
+		c := e.cache(t, cfg)
+		before := e.index.Downloads()
+		lease := acquire(t, c, in, "pyx-src")
+		defer lease.Release()
+		if d := downloadsSince(e, before); d[sdist] != 1 {
+			t.Errorf("sdist downloads %v, want 1", d)
+		}
+		if got := e.run(t, in, lease, "import pyx_src; print(pyx_src.BUILT)"); got != "built from source" {
+			t.Errorf("got %q", got)
+		}
+	})
+}
+
+// TestRunDuringBuild checks that runs start while a build is in progress:
+// the build's tmpfs, mounted on the host, must not be inside the tree
+// bound into jails (a user namespace may not bind a tree with submounts
+// it cannot see: EINVAL).
+func TestRunDuringBuild(t *testing.T) {
+	e := testEnv(t)
+	in := e.python(t, "3.12")
+	c := e.cache(t, e.config(t))
+	lease := acquire(t, c, in, "pyx-base==1.0")
+	defer lease.Release()
+	tmp, _, err := c.startBuild("inflight") // as install does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer removeTemp(tmp)
+	if got := e.run(t, in, lease, "import pyx_base; print(pyx_base.VERSION)"); got != "1.0" {
 		t.Errorf("got %q", got)
 	}
 }

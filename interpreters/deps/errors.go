@@ -7,6 +7,8 @@ var (
 	ErrNotFound = errors.New("no such layer")
 	// ErrInUse: the layer is mounted by a run or being built.
 	ErrInUse = errors.New("layer in use")
+	// ErrClosed: the cache was closed.
+	ErrClosed = errors.New("deps cache closed")
 )
 
 // InstallError is an install that pip could not complete: the user's

@@ -48,9 +48,9 @@ func (c *Cache) install(ctx context.Context, key string, in interpreters.Interpr
 	case <-ctx.Done():
 		return "", Meta{}, context.Cause(ctx)
 	}
-	tmp := filepath.Join(c.cfg.Dir, tempName(key[:8]))
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		return "", Meta{}, fmt.Errorf("make build dir: %w", err)
+	tmp, out, err := c.startBuild(key[:8])
+	if err != nil {
+		return "", Meta{}, err
 	}
 	defer func() {
 		if retErr != nil {
@@ -59,17 +59,6 @@ func (c *Cache) install(ctx context.Context, key string, in interpreters.Interpr
 			}
 		}
 	}()
-	out := filepath.Join(tmp, "out")
-	if err := os.Mkdir(out, 0o755); err != nil {
-		return "", Meta{}, fmt.Errorf("make build dir: %w", err)
-	}
-	// The packages land on a tmpfs of the install's disk size, owned by
-	// the jail's sandbox user: the only place the install jail may write.
-	uid := c.cfg.OwnerUID
-	opts := fmt.Sprintf("size=%d,mode=0755,uid=%d,gid=%d", c.cfg.InstallDiskBytes, uid, uid)
-	if err := unix.Mount("tmpfs", out, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-		return "", Meta{}, fmt.Errorf("mount build tmpfs: %w", err)
-	}
 	defer func() {
 		if err := unmount(out); err != nil {
 			c.log.Warn("unmount build tmpfs", "dir", out, "err", err)
@@ -91,7 +80,11 @@ func (c *Cache) install(ctx context.Context, key string, in interpreters.Interpr
 	c.log.Debug("pip install done", "key", key, "took", time.Since(started), "output", string(res.Stderr))
 
 	layer := filepath.Join(tmp, layerName)
-	size, err := copyTree(out, layer)
+	size, err := copyTree(out, layer, c.cfg.InstallDiskBytes)
+	if errors.Is(err, errTooBig) {
+		return "", Meta{}, &InstallError{Reason: fmt.Sprintf("the packages do not fit the install disk limit of %d MB", c.cfg.InstallDiskBytes>>20),
+			Output: res.Stderr, ExitCode: res.ExitCode}
+	}
 	if err != nil {
 		return "", Meta{}, fmt.Errorf("copy layer: %w", err)
 	}
@@ -110,8 +103,39 @@ func (c *Cache) install(ctx context.Context, key string, in interpreters.Interpr
 	return tmp, m, nil
 }
 
-// installSpec is the install jail: the interpreter's pip, network on,
-// writing only to out (mounted at outDir).
+// startBuild makes a build directory, <Dir>/.tmp-<tag>-*: root's alone,
+// outside the layers that jails see, with the build tmpfs mounted at its
+// out/. The packages land on that tmpfs, of the install's disk size and
+// owned by the jail's sandbox user: the only place the install jail may
+// write. On error nothing is left.
+func (c *Cache) startBuild(tag string) (tmp, out string, err error) {
+	tmp = filepath.Join(c.cfg.Dir, tempName(tag))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return "", "", fmt.Errorf("make build dir: %w", err)
+	}
+	out = filepath.Join(tmp, "out")
+	err = os.Mkdir(out, 0o755)
+	if err == nil {
+		err = unix.Mount("tmpfs", out, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, c.buildTmpfsOptions())
+	}
+	if err != nil {
+		return "", "", errors.Join(fmt.Errorf("mount build tmpfs: %w", err), removeTemp(tmp))
+	}
+	return tmp, out, nil
+}
+
+// buildTmpfsOptions are the mount options of a build's tmpfs: the install
+// disk size, one inode per 4 KiB of it (as many files as could hold a
+// block each; the copy into the cache charges a block per entry), owned
+// by the jails' sandbox user.
+func (c *Cache) buildTmpfsOptions() string {
+	size, uid := c.cfg.InstallDiskBytes, c.cfg.OwnerUID
+	return fmt.Sprintf("size=%d,nr_inodes=%d,mode=0755,uid=%d,gid=%d", size, max(size/4096, 1024), uid, uid)
+}
+
+// installSpec is the install jail: the interpreter's pip, writing only to
+// out (mounted at outDir), with the host's network only when the index
+// needs it (not for find-links directories alone).
 func (c *Cache) installSpec(in interpreters.Interpreter, reqs requirements.List, out string) jail.Spec {
 	args := []string{
 		in.Executable, "-I", "-u", "-c", pipMain, "install",
@@ -130,12 +154,13 @@ func (c *Cache) installSpec(in interpreters.Interpreter, reqs requirements.List,
 		Binds:  append([]jail.Bind{{Source: out, Target: outDir, Writable: true}}, wheelBinds(c.cfg.Index)...),
 		Files:  []jail.File{{Path: requirementsFile, Mode: 0o644, Data: []byte(reqs.Text())}},
 		Limits: jail.Limits{
-			Limits:         cgroup.Limits{MemoryBytes: c.cfg.InstallMemoryBytes, Pids: installPids},
+			// The layer's tmpfs and /tmp are charged to the jail's memory.
+			Limits:         cgroup.Limits{MemoryBytes: c.cfg.InstallMemoryBytes + 2*c.cfg.InstallDiskBytes, Pids: installPids},
 			DiskBytes:      c.cfg.InstallDiskBytes,
 			Timeout:        c.cfg.InstallTimeout,
 			MaxOutputBytes: installOutput,
 		},
-		Network: true,
+		Network: !offline(c.cfg.Index),
 	}
 }
 

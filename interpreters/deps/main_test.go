@@ -87,7 +87,7 @@ func newEnv() (*env, error) {
 	if err := os.Chmod(fixtureDir, 0o755); err != nil {
 		return nil, err
 	}
-	ix, err := depstest.Start(fixtureDir, depstest.Wheels())
+	ix, err := depstest.Start(fixtureDir, depstest.Wheels(), depstest.Sdists()...)
 	if err != nil {
 		return nil, err
 	}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -81,9 +83,23 @@ func readMeta(dir, key string) (Meta, error) {
 }
 
 // installedPackages lists the distributions pip put in dir as
-// "name==version", from their .dist-info (or .egg-info) metadata.
+// "name==version", from their .dist-info (or .egg-info) metadata. What
+// pip wrote is the packages' to choose, so the files are opened inside
+// dir only (a symlink out of it is not followed) and only when regular (a
+// fifo would block); a name or version that cannot be read comes from
+// the directory's name.
 func installedPackages(dir string) []string {
-	entries, _ := os.ReadDir(dir)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil
+	}
+	defer root.Close()
+	d, err := root.Open(".")
+	if err != nil {
+		return nil
+	}
+	entries, _ := d.ReadDir(-1)
+	d.Close()
 	var out []string
 	for _, e := range entries {
 		var file string
@@ -95,7 +111,7 @@ func installedPackages(dir string) []string {
 		default:
 			continue
 		}
-		name, version := metadataNameVersion(filepath.Join(dir, e.Name(), file))
+		name, version := metadataNameVersion(root, path.Join(e.Name(), file))
 		if name == "" {
 			base := strings.TrimSuffix(strings.TrimSuffix(e.Name(), ".dist-info"), ".egg-info")
 			name, version, _ = strings.Cut(base, "-")
@@ -106,14 +122,17 @@ func installedPackages(dir string) []string {
 	return out
 }
 
-// metadataNameVersion reads the Name and Version headers of a core
-// metadata file.
-func metadataNameVersion(p string) (name, version string) {
-	f, err := os.Open(p)
+// metadataNameVersion reads the Name and Version headers of the core
+// metadata file rel of root, a regular file.
+func metadataNameVersion(root *os.Root, rel string) (name, version string) {
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", ""
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", ""
+	}
 	sc := bufio.NewScanner(io.LimitReader(f, 64<<10))
 	for sc.Scan() {
 		line := sc.Text()

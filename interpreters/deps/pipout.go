@@ -28,7 +28,11 @@ func failureReason(res jail.Result, cfg Config) string {
 	// compiled in every jail's init too.
 	noMatch := regexp.MustCompile(`No matching distribution found for (\S+)`)
 	if m := noMatch.FindSubmatch(out); m != nil {
-		return "no matching distribution found for " + string(m[1]) + " on the package index"
+		reason := "no matching distribution found for " + string(m[1]) + " on the package index"
+		if !cfg.Index.SourceBuilds {
+			reason += " (this server installs wheels only, it does not build source distributions)"
+		}
+		return reason
 	}
 	for _, line := range strings.Split(string(out), "\n") {
 		if msg, ok := strings.CutPrefix(strings.TrimSpace(line), "ERROR: "); ok && msg != "" {

@@ -59,12 +59,13 @@ func Detect(files []File, entrypoint string, provided ...[]string) []Import {
 			continue
 		}
 		for _, m := range Imports(f.Data) {
+			m = asciiModule(m)
 			top, _, _ := strings.Cut(m, ".")
-			if skip(top) {
+			if top == "" || top[0] == '_' || skip(top) {
 				continue
 			}
 			dist, providers := Distribution(m)
-			if dist == "" || seen[Canonical(dist)] {
+			if dist == "" || !validName(dist) || seen[Canonical(dist)] {
 				continue
 			}
 			seen[Canonical(dist)] = true
@@ -72,6 +73,39 @@ func Detect(files []File, entrypoint string, provided ...[]string) []Import {
 		}
 	}
 	return out
+}
+
+// asciiModule returns the leading parts of the dotted module m that are
+// ASCII identifiers: "" when the top-level name is not one. Python allows
+// other letters in names, but no distribution name holds them, and a
+// detected name must never make an invalid requirement line (U+2028 is a
+// line break to pip, for one).
+func asciiModule(m string) string {
+	end := 0
+	for i, part := range strings.Split(m, ".") {
+		if !asciiIdent(part) {
+			break
+		}
+		if i > 0 {
+			end++ // the "."
+		}
+		end += len(part)
+	}
+	return m[:end]
+}
+
+// asciiIdent reports whether s is a Python identifier of ASCII letters,
+// digits and "_".
+func asciiIdent(s string) bool {
+	if s == "" || '0' <= s[0] && s[0] <= '9' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // ownModules returns the module names that files provide in directory
@@ -170,6 +204,9 @@ func (l List) With(imports []Import) List {
 			continue
 		}
 		c := Canonical(imp.Dist)
+		if !validName(c) { // not from Detect: never an invalid line
+			continue
+		}
 		named[c] = true
 		out.Reqs = append(out.Reqs, Requirement{Name: c})
 	}

@@ -119,6 +119,35 @@ func TestDetect(t *testing.T) {
 			t.Errorf("Detect = %v, want numpy only", d)
 		}
 	})
+	t.Run("names that make no requirement", func(t *testing.T) {
+		src := []File{{Path: "main.py", Data: []byte(strings.Join([]string{
+			"import x\u2028numpy", // U+2028 is a line break to pip
+			"import café",
+			"import _private",
+			"from _internal import x",
+			"import google.cloud.café", // google.cloud: a namespace, not guessed
+			"import numpy.café",        // numpy is still needed
+			"import über.sub",
+			"import requests",
+		}, "\n"))}}
+		d := Detect(src, "main.py", nil)
+		var got []string
+		for _, imp := range d {
+			got = append(got, imp.Dist)
+		}
+		if want := []string{"numpy", "requests"}; !slices.Equal(got, want) {
+			t.Errorf("Detect = %q, want %q", got, want)
+		}
+		text := List{}.With(d).Text()
+		if l, err := Parse(text); err != nil || l.Text() != text {
+			t.Errorf("detected requirements %q do not parse back: %v", text, err)
+		}
+		// With never writes an invalid line, whatever Import it is given.
+		bad := []Import{{Module: "x", Dist: "x\u2028numpy"}, {Module: "y", Dist: ""}, {Module: "z", Dist: "-r evil"}}
+		if got := (List{}).With(bad); !got.Empty() {
+			t.Errorf("With(invalid names) = %q", got.Text())
+		}
+	})
 	t.Run("own files next to the entrypoint", func(t *testing.T) {
 		src := []File{
 			{Path: "app/main.py", Data: []byte("import util\nimport models.user\nimport lib\nimport requests")},
@@ -204,6 +233,18 @@ func TestTable(t *testing.T) {
 				t.Errorf("alternative %q of %q: not a distribution name", a, imp)
 			}
 		}
+	}
+}
+
+// TestTableDoesNotAllocate checks that the import table is built once,
+// not by every Distribution call.
+func TestTableDoesNotAllocate(t *testing.T) {
+	var sink []mapping
+	if n := testing.AllocsPerRun(10, func() { sink = table() }); n != 0 {
+		t.Errorf("table() made %v allocations, want 0", n)
+	}
+	if len(sink) < 100 {
+		t.Errorf("table has %d entries", len(sink))
 	}
 }
 

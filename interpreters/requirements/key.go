@@ -17,6 +17,11 @@ type Index struct {
 	FindLinks []string
 	// TrustedHosts are --trusted-host values.
 	TrustedHosts []string
+	// SourceBuilds lets pip build source distributions, running their
+	// build code (setup.py, build backends) in the install jail. False:
+	// wheels only (--only-binary=:all:); installing a wheel runs no code
+	// of the package.
+	SourceBuilds bool
 }
 
 // keyVersion changes when the layout of installs changes, so old layers
@@ -59,5 +64,8 @@ func Key(python string, l List, ix Index) string {
 	field("extra-index", ix.ExtraURLs...)
 	field("find-links", ix.FindLinks...)
 	field("trusted-hosts", ix.TrustedHosts...)
+	if ix.SourceBuilds { // absent when false: keys of wheel-only layers are unchanged
+		field("source-builds")
+	}
 	return hex.EncodeToString(h.Sum(nil))[:KeyLen]
 }

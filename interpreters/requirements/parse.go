@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Bounds of one requirements text.
@@ -121,7 +122,6 @@ func Parse(text string) (List, error) {
 	type key struct{ name, marker string }
 	at := map[key]int{}
 	count := 0
-	var v versions
 	for _, ln := range logicalLines(text) {
 		s := strings.TrimSpace(stripComment(ln.text))
 		if s == "" {
@@ -137,7 +137,7 @@ func Parse(text string) (List, error) {
 		if count++; count > MaxRequirements {
 			return List{}, lineError(ln.n, "", "more than %d requirements", MaxRequirements)
 		}
-		r, err := parseLine(s, &v)
+		r, err := parseLine(s)
 		if err != nil {
 			return List{}, lineError(ln.n, s, "%s", err.Error())
 		}
@@ -214,7 +214,7 @@ type parseError string
 
 func (e parseError) Error() string { return string(e) }
 
-func parseLine(s string, v *versions) (Requirement, error) {
+func parseLine(s string) (Requirement, error) {
 	switch {
 	case strings.HasPrefix(s, "-"):
 		return Requirement{}, parseError("pip options are not allowed; a line must be a requirement such as \"name[extra]>=1.0; python_version >= '3.9'\"")
@@ -228,19 +228,29 @@ func parseLine(s string, v *versions) (Requirement, error) {
 	case strings.HasPrefix(s, ".") || strings.HasPrefix(s, "~") || strings.ContainsAny(s, "/") || archiveName(s):
 		return Requirement{}, parseError("paths are not allowed; name a package of the server's index")
 	}
-	p := &parser{s: s, versions: v}
-	return p.requirement()
+	p := &parser{s: s}
+	r, err := p.requirement()
+	if err != nil {
+		return r, err
+	}
+	// pip reads the normalised line, not the client's: check it too.
+	switch n := r.String(); {
+	case archiveName(n):
+		return Requirement{}, parseError("paths are not allowed; name a package of the server's index")
+	case strings.Contains(n, " -"):
+		return Requirement{}, parseError("a \"-\" after a space is not allowed: pip would read it as an option")
+	}
+	return r, nil
 }
 
-// archiveName reports a line whose name ends like an archive, which pip
-// would take for a file in its working directory.
+// archiveName reports a line that ends like an archive before its
+// marker: pip takes such a line (name, extras and version alike, e.g.
+// "foo==1.0+x.whl") for a file in its working directory.
 func archiveName(s string) bool {
-	name := strings.ToLower(strings.TrimLeft(s, " \t"))
-	if i := strings.IndexFunc(name, func(r rune) bool { return !nameChar(byte(r)) || r > 0x7f }); i >= 0 {
-		name = name[:i]
-	}
-	for _, ext := range []string{".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma"} {
-		if strings.HasSuffix(name, ext) {
+	before, _, _ := strings.Cut(s, ";")
+	before = strings.ToLower(strings.TrimSpace(before))
+	for _, ext := range [...]string{".whl", ".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tlz", ".tar.lz", ".tar.lzma"} {
+		if strings.HasSuffix(before, ext) {
 			return true
 		}
 	}
@@ -248,9 +258,8 @@ func archiveName(s string) bool {
 }
 
 type parser struct {
-	s        string
-	i        int
-	versions *versions
+	s string
+	i int
 }
 
 func (p *parser) ws() {
@@ -369,19 +378,11 @@ func versionChar(c byte) bool {
 }
 
 // pep440 is PEP 440's version pattern, with an optional ".*" suffix.
-// Compiled when a text has specifiers, not at package init (which also
-// runs in every jail's init, a re-execution of the server binary).
 const pep440 = `(?i)^v?(\d+!)?\d+(\.\d+)*([-_.]?(a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?(-\d+|[-_.]?(post|rev|r)[-_.]?\d*)?([-_.]?dev[-_.]?\d*)?(\+[a-z0-9]+([-_.][a-z0-9]+)*)?(\.\*)?$`
 
-// versions checks versions against pep440, compiling it on first use.
-type versions struct{ re *regexp.Regexp }
-
-func (v *versions) valid(s string) bool {
-	if v.re == nil {
-		v.re = regexp.MustCompile(pep440)
-	}
-	return v.re.MatchString(s)
-}
+// pep440Re is pep440 compiled on first use, not at package init (which
+// also runs in every jail's init, a re-execution of the server binary).
+var pep440Re = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pep440) })
 
 func (p *parser) specs() ([]string, error) {
 	var out []string
@@ -398,7 +399,7 @@ func (p *parser) specs() ([]string, error) {
 		case v == "":
 			return nil, parseError(fmt.Sprintf("expected a version after %q", o))
 		case o == "===":
-		case !p.versions.valid(v):
+		case !pep440Re().MatchString(v):
 			return nil, parseError(fmt.Sprintf("%q is not a valid version", v))
 		case strings.HasSuffix(v, ".*") && o != "==" && o != "!=":
 			return nil, parseError(fmt.Sprintf("%s%s: a .* version is only allowed with == and !=", o, v))
@@ -526,6 +527,9 @@ func (p *parser) markerValue() (string, error) {
 		v := p.take(markerStringChar)
 		if !p.peek(q) {
 			return "", parseError(fmt.Sprintf("marker: unterminated or unsupported string at %s", p.rest()))
+		}
+		if strings.Contains(v, " -") { // pip reads " -x" on a line as its option -x
+			return "", parseError("marker: a \"-\" after a space is not allowed in a string")
 		}
 		p.i++
 		return `"` + v + `"`, nil

@@ -29,6 +29,8 @@ func TestParse(t *testing.T) {
 		{"wildcards and odd versions", "p1==1.*\np2!=1.2.*\np3~=1.4.2\np4===foo\np5==1.0+local.1\np6==1!2.0\np7==2.0RC1\np8==1.0.post1.dev2",
 			"p1==1.*\np2!=1.2.*\np3~=1.4.2\np4===foo\np5==1.0+local.1\np6==1!2.0\np7==2.0rc1\np8==1.0.post1.dev2\n", false},
 		{"empty extras", "pkg[]", "pkg\n", false},
+		{"dash inside a marker string", `pkg; platform_release == "5.15-generic"`, `pkg; platform_release == "5.15-generic"` + "\n", false},
+		{"archive name inside a marker", `pkg; extra == "x.zip"`, `pkg; extra == "x.zip"` + "\n", false},
 		{"dash alone", " - ", "", true},
 		{"dash line with requirements", "-\nnumpy", "numpy\n", true},
 		{"empty", "", "", false},
@@ -95,6 +97,16 @@ func TestParseRefuses(t *testing.T) {
 		{"unclosed extras", "numpy[", "extra", 1},
 		{"no name", "==1.0", "package name", 1},
 		{"line after continuation", "a\nb \\\n  c", "unexpected", 2},
+		// A line that ends like an archive before its marker is a file to
+		// pip, whatever part of it the archive name is.
+		{"wheel as local version", "foo==1.0+x.whl", "paths", 1},
+		{"tarball as arbitrary version", "foo===x.tar.gz", "paths", 1},
+		{"zip after extras", "foo[a]==1+a.zip", "paths", 1},
+		{"archive before a marker", "foo==1+x.ZIP ; python_version >= '3'", "paths", 1},
+		{"archive once normalised", "foo (==1.0+x.whl)", "paths", 1},
+		// pip splits a line on spaces and reads " -x" as its option -x.
+		{"option in a marker string", `foo; os_name == "a --index-url=http:evil.example"`, `"-" after a space`, 1},
+		{"short option in a marker string", `foo; extra == 'x -r'`, `"-" after a space`, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,6 +185,7 @@ func TestKey(t *testing.T) {
 		"index":   Key("3.12.1", parse("numpy==1.26\nrequests[socks]>=2"), Index{URL: "http://127.0.0.1:2/simple/"}),
 		"links":   Key("3.12.1", parse("numpy==1.26\nrequests[socks]>=2"), Index{URL: ix.URL, FindLinks: []string{"/w"}}),
 		"trusted": Key("3.12.1", parse("numpy==1.26\nrequests[socks]>=2"), Index{URL: ix.URL, TrustedHosts: []string{"h"}}),
+		"sdists":  Key("3.12.1", parse("numpy==1.26\nrequests[socks]>=2"), Index{URL: ix.URL, SourceBuilds: true}),
 	}
 	for what, k := range other {
 		if k == base {
@@ -192,3 +205,18 @@ func TestKey(t *testing.T) {
 }
 
 const goldenKey = "fccee7d34bd813ad1f474758b1ea45d6"
+
+// TestParseDoesNotCompile checks that the version pattern is compiled
+// once, not by every Parse with specifiers.
+func TestParseDoesNotCompile(t *testing.T) {
+	parse := func() {
+		if _, err := Parse("a==1.0\nb>=2.0rc1,<3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parse()
+	// A compilation of the pattern alone makes hundreds of allocations.
+	if n := testing.AllocsPerRun(20, parse); n > 60 {
+		t.Errorf("Parse made %v allocations, want the pattern compiled once", n)
+	}
+}

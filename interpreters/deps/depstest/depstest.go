@@ -1,11 +1,13 @@
-// Package depstest builds small pure-Python wheels and serves them from a
-// PEP 503 simple index on 127.0.0.1, for tests that run the real pip
-// without reaching PyPI.
+// Package depstest builds small pure-Python wheels (and source
+// distributions) and serves them from a PEP 503 simple index on
+// 127.0.0.1, for tests that run the real pip without reaching PyPI.
 package depstest
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -109,6 +111,85 @@ func Wheels() []Wheel {
 	}
 }
 
+// Sdist is a source distribution (.tar.gz): its files under the
+// top-level directory <dist>-<version>/, plus a PKG-INFO.
+type Sdist struct {
+	Dist, Version string
+	Files         map[string]string // path under the top directory -> content
+}
+
+func (s Sdist) base() string { return strings.ReplaceAll(s.Dist, "-", "_") + "-" + s.Version }
+
+// Filename is the sdist's file name.
+func (s Sdist) Filename() string { return s.base() + ".tar.gz" }
+
+// TarGz builds the sdist.
+func (s Sdist) TarGz() ([]byte, error) {
+	files := map[string]string{"PKG-INFO": fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", s.Dist, s.Version)}
+	for p, c := range s.Files {
+		files[p] = c
+	}
+	names := make([]string, 0, len(files))
+	for p := range files {
+		names = append(names, p)
+	}
+	slices.Sort(names)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for _, p := range names {
+		hdr := &tar.Header{Name: s.base() + "/" + p, Mode: 0o644, Size: int64(len(files[p])), Typeflag: tar.TypeReg}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(files[p])); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// srcBackend is an in-tree PEP 517 build backend: building the sdist runs
+// its build_wheel, which writes a wheel of module pyx_src whose BUILT says
+// so. It needs nothing from the index (no setuptools).
+const srcBackend = `import base64, hashlib, os, zipfile
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    info = "pyx_src-1.0.dist-info"
+    name = "pyx_src-1.0-py3-none-any.whl"
+    files = {
+        "pyx_src.py": "BUILT = 'built from source'\n",
+        info + "/METADATA": "Metadata-Version: 2.1\nName: pyx-src\nVersion: 1.0\n",
+        info + "/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = ""
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as z:
+        for path, data in files.items():
+            z.writestr(path, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data.encode()).digest()).rstrip(b"=").decode()
+            record += "%s,sha256=%s,%d\n" % (path, digest, len(data))
+        z.writestr(info + "/RECORD", record + info + "/RECORD,,\n")
+    return name
+`
+
+// Sdists are the standard source-only test packages:
+//
+//	pyx-src 1.0   no wheel; building it (an in-tree backend, code of the
+//	              package run by pip) makes module pyx_src, BUILT =
+//	              "built from source"
+func Sdists() []Sdist {
+	return []Sdist{{Dist: "pyx-src", Version: "1.0", Files: map[string]string{
+		"pyproject.toml": "[build-system]\nrequires = []\nbuild-backend = \"backend\"\nbackend-path = [\".\"]\n",
+		"backend.py":     srcBackend,
+	}}}
+}
+
 // Index is a PEP 503 simple index on 127.0.0.1, counting the downloads
 // of each file.
 type Index struct {
@@ -121,25 +202,39 @@ type Index struct {
 	downloads map[string]int
 }
 
-// Start writes wheels to dir and serves them until Close.
-func Start(dir string, wheels []Wheel) (*Index, error) {
+// Start writes wheels and sdists to dir and serves them until Close.
+func Start(dir string, wheels []Wheel, sdists ...Sdist) (*Index, error) {
 	ix := &Index{WheelDir: dir, downloads: map[string]int{}}
 	files := map[string][]byte{}
 	pages := map[string][]string{} // canonical name -> anchors
+	add := func(dist, name string, b []byte) error {
+		files[name] = b
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		c := requirements.Canonical(dist)
+		pages[c] = append(pages[c], fmt.Sprintf(`<a href="../../files/%s#sha256=%s">%s</a><br/>`,
+			html.EscapeString(name), hex.EncodeToString(sum[:]), html.EscapeString(name)))
+		return nil
+	}
 	for _, w := range wheels {
 		b, err := w.Zip()
 		if err != nil {
 			return nil, err
 		}
-		name := w.Filename()
-		files[name] = b
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+		if err := add(w.Dist, w.Filename(), b); err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(b)
-		c := requirements.Canonical(w.Dist)
-		pages[c] = append(pages[c], fmt.Sprintf(`<a href="../../files/%s#sha256=%s">%s</a><br/>`,
-			html.EscapeString(name), hex.EncodeToString(sum[:]), html.EscapeString(name)))
+	}
+	for _, sd := range sdists {
+		b, err := sd.TarGz()
+		if err != nil {
+			return nil, err
+		}
+		if err := add(sd.Dist, sd.Filename(), b); err != nil {
+			return nil, err
+		}
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /simple/{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -180,7 +275,7 @@ func Start(dir string, wheels []Wheel) (*Index, error) {
 	return ix, nil
 }
 
-// Downloads returns how many times each wheel file was fetched so far.
+// Downloads returns how many times each file was fetched so far.
 func (ix *Index) Downloads() map[string]int {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
