@@ -147,7 +147,12 @@ func TestParseArchiveAccepts(t *testing.T) {
 func TestParseArchiveGitArchive(t *testing.T) {
 	git, err := exec.LookPath("git")
 	if err != nil {
-		t.Skip("git is not installed")
+		// CI machines have git (they clone the repository); elsewhere the
+		// hand-built pax global header case still covers the parser.
+		if os.Getenv("CI") == "true" {
+			t.Fatal("git is not installed on a CI machine")
+		}
+		t.Skip("git is not installed (under CI=true this fails)")
 	}
 	dir := t.TempDir()
 	run := func(args ...string) []byte {
