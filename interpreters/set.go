@@ -12,6 +12,7 @@ import (
 type Set struct {
 	list []Interpreter // newest first
 	def  Interpreter
+	sel  selectors
 }
 
 // NewSet builds a Set from list. def is a series ("3.12") or full
@@ -20,7 +21,7 @@ func NewSet(list []Interpreter, def string) (*Set, error) {
 	if len(list) == 0 {
 		return nil, errNone
 	}
-	s := &Set{list: append([]Interpreter(nil), list...)}
+	s := &Set{list: append([]Interpreter(nil), list...), sel: newSelectors()}
 	sortNewestFirst(s.list)
 	want := def
 	if want == "" {
@@ -96,7 +97,7 @@ func (s *Set) Resolve(selector string) (api.Interpreter, error) {
 
 // Select is Resolve returning the host-side interpreter.
 func (s *Set) Select(selector string) (Interpreter, error) {
-	want, err := parseSelector(selector)
+	want, err := s.sel.parse(selector)
 	if err != nil {
 		return Interpreter{}, s.unknown(selector)
 	}
@@ -132,27 +133,37 @@ func (s *Set) find(want string) (Interpreter, error) {
 	return Interpreter{}, fmt.Errorf("no interpreter %s", want)
 }
 
-// parseSelector returns the wanted series or version, "" for the default,
-// or an error when the selector names no Python.
-func parseSelector(sel string) (string, error) {
+// selectors recognises interpreter selectors. Compiled once per Set (at
+// start-up), neither per request nor at package init: package init runs in
+// every jail's init, which re-executes this binary.
+type selectors struct {
+	image, version, plain *regexp.Regexp
+}
+
+func newSelectors() selectors {
+	return selectors{
+		image:   regexp.MustCompile(`^(?:(?:[a-z0-9.-]+(?::\d+)?/)?library/|docker\.io/)?python(?::([A-Za-z0-9_.-]+))?$`),
+		version: regexp.MustCompile(`^(\d+(?:\.\d+){0,2})`),
+		plain:   regexp.MustCompile(`^(?:python)?(\d+\.\d+(?:\.\d+)?)$`),
+	}
+}
+
+// parse returns the wanted series or version, "" for the default, or an
+// error when the selector names no Python.
+func (r selectors) parse(sel string) (string, error) {
 	sel = strings.TrimSpace(sel)
 	if sel == "" {
 		return "", nil
 	}
-	// Compiled per call (once per request): package-level regexps would be
-	// compiled in every jail's init, which re-executes this binary.
-	imageRe := regexp.MustCompile(`^(?:(?:[a-z0-9.-]+(?::\d+)?/)?library/|docker\.io/)?python(?::([A-Za-z0-9_.-]+))?$`)
-	versionRe := regexp.MustCompile(`^(\d+(?:\.\d+){0,2})`)
-	plainRe := regexp.MustCompile(`^(?:python)?(\d+\.\d+(?:\.\d+)?)$`)
-	if m := plainRe.FindStringSubmatch(sel); m != nil {
+	if m := r.plain.FindStringSubmatch(sel); m != nil {
 		return m[1], nil
 	}
-	m := imageRe.FindStringSubmatch(strings.ToLower(sel))
+	m := r.image.FindStringSubmatch(strings.ToLower(sel))
 	if m == nil {
 		return "", fmt.Errorf("selector %q names no python image", sel)
 	}
 	tag := m[1]
-	v := versionRe.FindString(tag)
+	v := r.version.FindString(tag)
 	switch {
 	case v == "" || v == "3":
 		return "", nil // python, python:latest, python:slim, python:3-slim
