@@ -28,13 +28,12 @@ type Template struct {
 
 // PoolStatus reports one slot.
 type PoolStatus struct {
-	Key       string
-	Size      int
-	Ready     int
-	Failing   bool
-	LastError string
-	Served    int64 // requests run in a pooled jail
-	Missed    int64 // requests that found the slot empty
+	Key     string
+	Size    int
+	Ready   int
+	Failing bool  // the last start failed (logged); requests run cold
+	Served  int64 // requests run in a pooled jail
+	Missed  int64 // requests that found the slot empty
 }
 
 // Pool keeps jails started ahead of requests, so that a request pays only
@@ -53,7 +52,6 @@ type slot struct {
 	ready   chan *Jail
 	want    chan struct{}
 	failing atomic.Bool
-	lastErr atomic.Value // string
 	served  atomic.Int64
 	missed  atomic.Int64
 }
@@ -76,7 +74,6 @@ func (m *Manager) NewPool(templates []Template, maxAge time.Duration) (*Pool, er
 		}
 		t.Spec.Limits = t.Spec.Limits.withDefaults()
 		s := &slot{tmpl: t, ready: make(chan *Jail, t.Size), want: make(chan struct{}, 1)}
-		s.lastErr.Store("")
 		p.slots[t.Key] = s
 		p.wg.Add(1)
 		go p.fill(ctx, s)
@@ -105,7 +102,6 @@ func (p *Pool) fill(ctx context.Context, s *slot) {
 				if !s.failing.Swap(true) {
 					p.m.log.Error("pool cannot start jails: requests run in cold jails", "slot", s.tmpl.Key, "err", err)
 				}
-				s.lastErr.Store(err.Error())
 				select {
 				case <-ctx.Done():
 				case <-time.After(backoff):
@@ -207,8 +203,8 @@ func (p *Pool) Status() []PoolStatus {
 	for _, s := range p.slots {
 		out = append(out, PoolStatus{
 			Key: s.tmpl.Key, Size: s.tmpl.Size, Ready: len(s.ready),
-			Failing: s.failing.Load(), LastError: s.lastErr.Load().(string),
-			Served: s.served.Load(), Missed: s.missed.Load(),
+			Failing: s.failing.Load(),
+			Served:  s.served.Load(), Missed: s.missed.Load(),
 		})
 	}
 	slices.SortFunc(out, func(a, b PoolStatus) int { return strings.Compare(a.Key, b.Key) })
