@@ -92,7 +92,8 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
-	if err := checkRequirements("requirements_txt", req.RequirementsTxt); err != nil {
+	reqs, err := parseRequirements("requirements_txt", req.RequirementsTxt)
+	if err != nil {
 		return Job{}, err
 	}
 	return Job{
@@ -100,7 +101,7 @@ func (d *decoder) eval(body []byte) (Job, error) {
 		Files:         t.files,
 		Entrypoint:    clean,
 		Stdin:         []byte(req.Stdin),
-		Requirements:  req.RequirementsTxt,
+		Requirements:  reqs,
 		DetectImports: d.detectImports,
 		EvalLastExpr:  req.EvalLastExpr,
 		Limits:        limits,
@@ -111,14 +112,15 @@ func tooManyFiles(n int) error {
 	return badRequest("files: more than %d entries (counting the directories their names imply)", n)
 }
 
-// checkRequirements refuses a requirements text with a line that is not a
-// plain requirement (pip options, URLs, paths, shell metacharacters), so
-// that a request cannot steer pip.
-func checkRequirements(field, text string) error {
-	if _, err := requirements.Parse(text); err != nil {
-		return &requestError{Status: http.StatusBadRequest, Msg: field + ": " + err.Error(), Err: err}
+// parseRequirements parses a requirements text and refuses one with a line
+// that is not a plain requirement (pip options, URLs, paths, shell
+// metacharacters), so that a request cannot steer pip.
+func parseRequirements(field, text string) (requirements.List, error) {
+	reqs, err := requirements.Parse(text)
+	if err != nil {
+		return requirements.List{}, &requestError{Status: http.StatusBadRequest, Msg: field + ": " + err.Error(), Err: err}
 	}
-	return nil
+	return reqs, nil
 }
 
 // jsonError describes a JSON decoding error of what for the client,

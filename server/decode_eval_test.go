@@ -20,7 +20,7 @@ func TestDecodeEval(t *testing.T) {
 			job.Files[0].Mode != 0o644 {
 			t.Errorf("files = %+v, entrypoint %q", job.Files, job.Entrypoint)
 		}
-		if string(job.Stdin) != "in" || !job.EvalLastExpr || job.Requirements != "numpy" || job.Interpreter.Version != "3.11.7" {
+		if string(job.Stdin) != "in" || !job.EvalLastExpr || job.Requirements.Text() != "numpy\n" || job.Interpreter.Version != "3.11.7" {
 			t.Errorf("job = %+v", job)
 		}
 		if job.Limits.Timeout.Seconds() != 300 {
@@ -58,7 +58,7 @@ func TestDecodeEval(t *testing.T) {
 		d := testDecoder(t)
 		d.detectImports = true
 		job, err := d.eval([]byte(`{"code":"import numpy","requirements_txt":"-"}`))
-		if err != nil || !job.DetectImports || job.Requirements != "-" {
+		if err != nil || !job.DetectImports || !job.Requirements.NoDetect {
 			t.Errorf("job = %+v, %v", job, err)
 		}
 	})

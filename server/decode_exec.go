@@ -133,7 +133,8 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
-	if err := checkRequirements("metadata.requirements_txt", md.RequirementsTxt); err != nil {
+	reqs, err := parseRequirements("metadata.requirements_txt", md.RequirementsTxt)
+	if err != nil {
 		return Job{}, err
 	}
 	return Job{
@@ -144,7 +145,7 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 		Env:          md.EnvVars,
 		Stdin:        []byte(md.Stdin),
 		PreCommands:  md.PreCommands,
-		Requirements: md.RequirementsTxt,
+		Requirements: reqs,
 		Limits:       limits,
 	}, nil
 }

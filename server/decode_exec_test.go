@@ -31,7 +31,7 @@ func TestDecodeExec(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if job.Entrypoint != "main.py" || job.Interpreter.Series != "3.10" || job.Requirements != "requests" ||
+		if job.Entrypoint != "main.py" || job.Interpreter.Series != "3.10" || job.Requirements.Text() != "requests\n" ||
 			string(job.Stdin) != "input" || job.Limits.Timeout.Seconds() != 5 || job.DetectImports {
 			t.Errorf("job = %+v", job)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
 // Runner runs one validated job to its end. The server declares it; the
@@ -54,17 +55,19 @@ type Limits struct {
 
 // Job is one execution request after decoding and validation.
 type Job struct {
-	ID           string
-	Interpreter  api.Interpreter
-	Files        []File // every directory appears before the entries inside it
-	Entrypoint   string // slash-separated path relative to the work dir
-	Args         []string
-	Env          []string // KEY=value
-	Stdin        []byte
-	PreCommands  []string
-	Requirements string // requirements.txt text, may be empty; "-" turns import detection off
+	ID          string
+	Interpreter api.Interpreter
+	Files       []File // every directory appears before the entries inside it
+	Entrypoint  string // slash-separated path relative to the work dir
+	Args        []string
+	Env         []string // KEY=value
+	Stdin       []byte
+	PreCommands []string
+	// Requirements is the request's requirements_txt, parsed and checked
+	// (a "-" line sets NoDetect).
+	Requirements requirements.List
 	// DetectImports asks the runner to add the third-party imports found in
-	// the job's files to Requirements (unless Requirements is "-"). The
+	// the job's files to Requirements (unless Requirements.NoDetect). The
 	// server sets it for /eval jobs when auto-detection is configured on.
 	DetectImports bool
 	EvalLastExpr  bool

@@ -171,7 +171,7 @@ func TestExec(t *testing.T) {
 		jobs := runner.Jobs()
 		j := jobs[len(jobs)-1]
 		if j.Entrypoint != "main.py" || len(j.Files) != 3 || j.Env[0] != "K=v" || j.Args[0] != "1" ||
-			j.PreCommands[0] != "true" || string(j.Stdin) != "s" || j.Requirements != "six" {
+			j.PreCommands[0] != "true" || string(j.Stdin) != "s" || j.Requirements.Text() != "six\n" {
 			t.Errorf("job = %+v", j)
 		}
 	})

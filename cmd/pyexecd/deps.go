@@ -45,10 +45,7 @@ func depsConfig(cfg configs.Config, log *slog.Logger) deps.Config {
 // that ctx ended, comes back as the job's Outcome; the error is the
 // server's own trouble.
 func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.Interpreter) (*deps.Lease, *server.Outcome, error) {
-	reqs, err := requirements.Parse(job.Requirements)
-	if err != nil { // the server refuses these with a 400 first
-		return nil, &server.Outcome{PythonVersion: in.Version, Failure: "requirements_txt: " + err.Error()}, nil
-	}
+	reqs := job.Requirements // parsed and checked by the server
 	var detected []string
 	if job.DetectImports && !reqs.NoDetect {
 		imports := requirements.Detect(sourceFiles(job.Files), job.Entrypoint, in.Stdlib, in.Installed)
