@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -107,7 +108,32 @@ func (b *v1) update(name string, l Limits) error {
 	if err != nil {
 		return err
 	}
+	if b.memsw {
+		// The kernel keeps memory <= memory+swap, so a raise must write
+		// memsw first. containerd/cgroups (v3.1.3) means to, but swaps the
+		// wrong pair of settings and writes the memory limit first: EINVAL.
+		if err := b.raiseMemsw(name, l.MemoryBytes); err != nil {
+			return err
+		}
+	}
 	return cg.Update(b.resources(l, true))
+}
+
+// raiseMemsw writes memory.memsw.limit_in_bytes ahead of a memory limit
+// that is higher than the current one (limit 0 means unlimited).
+func (b *v1) raiseMemsw(name string, limit int64) error {
+	current, err := readUintFile(b.file(cgroup1.Memory, name, "memory.limit_in_bytes"))
+	if err != nil {
+		return err
+	}
+	if limit > 0 && limit <= current {
+		return nil
+	}
+	value := "-1"
+	if limit > 0 {
+		value = strconv.FormatInt(limit, 10)
+	}
+	return os.WriteFile(b.file(cgroup1.Memory, name, "memory.memsw.limit_in_bytes"), []byte(value), 0)
 }
 
 func (b *v1) file(sub cgroup1.Name, name, file string) string {
