@@ -54,12 +54,7 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Files:  jailFiles(job.Files),
 		Stdin:  job.Stdin,
 		Limits: jail.Limits{
-			Limits: cgroup.Limits{
-				MemoryBytes: job.Limits.MemoryBytes,
-				CPUShares:   uint64(job.Limits.CPUShares),
-				CPUs:        job.Limits.CPULimit,
-				Pids:        int64(job.Limits.Pids),
-			},
+			Limits:         jailLimits(job.Limits),
 			DiskBytes:      job.Limits.DiskBytes,
 			Timeout:        job.Limits.Timeout,
 			MaxOutputBytes: job.Limits.MaxOutputBytes,
@@ -133,6 +128,16 @@ func jobEnv(in interpreters.Interpreter, user []string) []string {
 		env = append(env, kv)
 	}
 	return env
+}
+
+// jailLimits are the cgroup limits of a job's limits.
+func jailLimits(l server.Limits) cgroup.Limits {
+	return cgroup.Limits{
+		MemoryBytes: l.MemoryBytes,
+		CPUShares:   uint64(l.CPUShares),
+		CPUs:        l.CPULimit,
+		Pids:        int64(l.Pids),
+	}
 }
 
 func jailFiles(files []server.File) []jail.File {

@@ -8,6 +8,7 @@ import (
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/server"
 )
 
 // execute runs spec in a pooled jail when the warm path gives the same
@@ -76,7 +77,10 @@ func poolTemplates(cfg configs.Config, interps *interpreters.Set, binds []jail.B
 				Mounts: in.Mounts,
 				Binds:  binds,
 				Report: true,
+				// The request defaults, so that most requests take a
+				// pooled jail without rewriting its cgroup.
 				Limits: jail.Limits{
+					Limits:         jailLimits(server.Limits{MemoryBytes: int64(d.MemoryMB) << 20, CPUShares: d.CPUShares, CPULimit: d.CPULimit, Pids: d.PidsLimit}),
 					DiskBytes:      int64(d.DiskMB) << 20,
 					MaxOutputBytes: d.MaxOutputBytes,
 				},
