@@ -58,6 +58,16 @@ func (e *UnknownError) Error() string {
 // All returns every interpreter, newest first.
 func (s *Set) All() []Interpreter { return append([]Interpreter(nil), s.list...) }
 
+// Mounts returns the host directories that jails must be able to bind for
+// any interpreter of the set (jail.Config.Mounts).
+func (s *Set) Mounts() []string {
+	var out []string
+	for _, in := range s.list {
+		out = append(out, in.Mounts...)
+	}
+	return out
+}
+
 // Default returns the interpreter used when a request names none.
 func (s *Set) Default() Interpreter { return s.def }
 

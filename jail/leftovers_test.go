@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,27 +17,13 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
-// traces lists everything a jail could leave behind under a state dir and
-// cgroup parent: cgroup dirs in every hierarchy, container state, work dirs.
+// traces lists what jails left under state and parent.
 func traces(t *testing.T, state, parent string) []string {
 	t.Helper()
-	var out []string
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/*")
-	dirs2, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/*") // v2
-	for _, d := range append(dirs, dirs2...) {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			out = append(out, d)
-		}
-	}
-	for _, sub := range []string{"run", "work"} {
-		entries, _ := os.ReadDir(filepath.Join(state, sub))
-		for _, e := range entries {
-			out = append(out, filepath.Join(state, sub, e.Name()))
-		}
-	}
-	return out
+	return jailtest.Traces(state, parent)
 }
 
 // The host id ranges of this package's jails: apart from the server's
@@ -53,21 +37,7 @@ const (
 // user of the id range that starts at base.
 func sandboxProcs(t *testing.T, base int) []string {
 	t.Helper()
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && (f[1] == strconv.Itoa(base) || f[1] == strconv.Itoa(base+1000)) {
-				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
-			}
-		}
-	}
-	return out
+	return jailtest.Procs(base, base+1000)
 }
 
 // mountTable returns the host's mounts under dir (other test packages'

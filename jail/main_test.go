@@ -61,10 +61,6 @@ func testEnv(t testing.TB) *env {
 			envErr = err
 			return
 		}
-		var mounts []string
-		for _, in := range set.All() {
-			mounts = append(mounts, in.Mounts...)
-		}
 		cg, err := cgroup.NewManager("pyexec-test")
 		if err != nil {
 			envErr = err
@@ -72,7 +68,7 @@ func testEnv(t testing.TB) *env {
 		}
 		state := filepath.Join("/run", "pyexec-test")
 		m, err := jail.New(jail.Config{
-			StateDir: state, HostIDBase: testIDBase, Mounts: mounts,
+			StateDir: state, HostIDBase: testIDBase, Mounts: set.Mounts(),
 			Files:  map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}, cg)

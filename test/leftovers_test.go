@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 // stop terminates the server (SIGTERM, then SIGKILL after stopTimeout),
@@ -54,20 +55,7 @@ func (s *Server) waitNoLeftovers(d time.Duration) []string {
 // in any hierarchy, container state, work dirs, and processes running as
 // its jail's root or sandbox user.
 func (s *Server) leftovers() []string {
-	var out []string
-	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + s.CgroupParent + "/*")
-	v2, _ := filepath.Glob("/sys/fs/cgroup/" + s.CgroupParent + "/*")
-	for _, d := range append(dirs, v2...) {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			out = append(out, "cgroup "+d)
-		}
-	}
-	for _, sub := range []string{"run", "work"} {
-		entries, _ := os.ReadDir(filepath.Join(s.StateDir, sub))
-		for _, e := range entries {
-			out = append(out, "state "+filepath.Join(s.StateDir, sub, e.Name()))
-		}
-	}
+	out := jailtest.Traces(s.StateDir, s.CgroupParent)
 	for _, p := range s.jailProcs() {
 		out = append(out, "process "+p)
 	}
@@ -76,24 +64,7 @@ func (s *Server) leftovers() []string {
 
 // jailProcs lists host processes whose real uid is the jail's root or
 // sandbox user, as "pid:comm".
-func (s *Server) jailProcs() []string {
-	uids := map[string]bool{strconv.Itoa(s.IDBase): true, strconv.Itoa(s.IDBase + sandboxUID): true}
-	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		for line := range strings.SplitSeq(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && uids[f[1]] {
-				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
-			}
-		}
-	}
-	return out
-}
+func (s *Server) jailProcs() []string { return jailtest.Procs(s.IDBase, s.IDBase+sandboxUID) }
 
 // removeState deletes a stopped server's state dir and its (empty) cgroup
 // parents. It refuses to delete a state dir with a mount below it, which

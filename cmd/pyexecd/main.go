@@ -86,13 +86,9 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("interpreters: %w", err)
 	}
-	var mounts []string
-	for _, in := range interps.All() {
-		mounts = append(mounts, in.Mounts...)
-	}
 	jails, err := jail.New(jail.Config{
 		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
-		SandboxUID: cfg.Jail.SandboxUID, Mounts: mounts,
+		SandboxUID: cfg.Jail.SandboxUID, Mounts: interps.Mounts(),
 		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
 		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),

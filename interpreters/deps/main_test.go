@@ -91,16 +91,12 @@ func newEnv() (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	var mounts []string
-	for _, in := range set.All() {
-		mounts = append(mounts, in.Mounts...)
-	}
 	cg, err := cgroup.NewManager(testCgroup)
 	if err != nil {
 		return nil, err
 	}
 	m, err := jail.New(jail.Config{
-		StateDir: testStateDir, HostIDBase: testIDBase, SandboxUID: testSandbox, Mounts: mounts,
+		StateDir: testStateDir, HostIDBase: testIDBase, SandboxUID: testSandbox, Mounts: set.Mounts(),
 		BindTargets: BindTargets(requirements.Index{FindLinks: []string{fixtureDir}}),
 		Files:       map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
