@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pyexec/pyexec/client/api"
@@ -23,8 +24,9 @@ type task struct {
 	enqueued time.Time
 	ctx      context.Context // cancelled with errKilled, errClientGone or errShutdown
 	cancel   context.CancelCauseFunc
-	done     chan struct{} // closed once the record is final
-	final    api.Execution // the final record; read only after done is closed
+	done     chan struct{}                 // closed once the record is final
+	final    api.Execution                 // the final record; read only after done is closed
+	output   atomic.Pointer[func() Output] // the Runner's view of the output so far (Job.Watch)
 
 	state taskState // guarded by dispatcher.mu
 }

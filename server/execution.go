@@ -14,11 +14,14 @@ import (
 // newID returns a fresh execution id, "exe_" and a random (v4) UUID.
 func newID() string { return "exe_" + uuid.NewString() }
 
-// pendingExecution is the record of a job that was just queued.
+// pendingExecution is the record of a job that was just queued. Its
+// exit_code is 0 until the code has exited, as python-executor sends it:
+// every record has one.
 func pendingExecution(job Job) api.Execution {
 	return api.Execution{
 		ExecutionID:   job.ID,
 		Status:        api.StatusPending,
+		ExitCode:      new(int),
 		PythonVersion: job.Interpreter.Version,
 	}
 }

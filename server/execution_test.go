@@ -37,7 +37,7 @@ func TestFinishExecution(t *testing.T) {
 			res:    runResult{outcome: Outcome{ErrorType: "NameError", ErrorLine: 3}},
 			status: api.StatusCompleted, exit: new(int)},
 		{name: "runner error", res: runResult{err: errors.New("mount /var/lib/pyexec/x: EPERM")},
-			status: api.StatusFailed, errMsg: msgInternal},
+			status: api.StatusFailed, errMsg: msgInternal, exit: new(int)},
 		{name: "timeout", res: runResult{outcome: Outcome{TimedOut: true, ExitCode: -1}},
 			status: api.StatusFailed, errMsg: "execution timed out after 2s", exit: ptr(-1)},
 		{name: "oom", res: runResult{outcome: Outcome{OOMKilled: true, ExitCode: 137}},
@@ -53,7 +53,7 @@ func TestFinishExecution(t *testing.T) {
 		{name: "killed by a gone client", res: runResult{outcome: Outcome{Killed: true}, cause: errClientGone},
 			status: api.StatusKilled, exit: new(int)},
 		{name: "killed with a runner error", res: runResult{err: errors.New("x"), cause: errKilled},
-			status: api.StatusKilled},
+			status: api.StatusKilled, exit: new(int)},
 		{name: "shutdown", res: runResult{outcome: Outcome{Killed: true}, cause: errShutdown},
 			status: api.StatusFailed, errMsg: msgShutdown, exit: new(int)},
 		{name: "finished just before the kill", res: runResult{outcome: Outcome{}, cause: errKilled},
@@ -163,7 +163,7 @@ func TestDropExecution(t *testing.T) {
 		t.Run(tt.cause.Error(), func(t *testing.T) {
 			e := pendingExecution(job)
 			dropExecution(&e, job, tt.cause, now, now.Add(-250*time.Millisecond))
-			if e.Status != tt.status || e.ExitCode != nil || e.StartedAt != nil || e.FinishedAt == nil ||
+			if e.Status != tt.status || e.ExitCode == nil || *e.ExitCode != 0 || e.StartedAt != nil || e.FinishedAt == nil ||
 				e.QueuedMS != 250 || string(e.Result) != "null" {
 				t.Errorf("record = %+v", e)
 			}

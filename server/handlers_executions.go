@@ -20,7 +20,8 @@ const (
 )
 
 // handleGetExecution serves GET /api/v1/executions/:id, with the optional
-// ?wait=<seconds> long-poll until the record is final.
+// ?wait=<seconds> long-poll until the record is final. A running record
+// shows the output written so far.
 func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id := ps.ByName("id")
 	wait, err := parseWait(r.URL.Query())
@@ -28,7 +29,8 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 		s.fail(w, r, err)
 		return
 	}
-	if t, ok := s.disp.lookup(id); ok && wait > 0 {
+	t, active := s.disp.lookup(id)
+	if active && wait > 0 {
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		select {
@@ -46,6 +48,9 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 	if !ok {
 		writeError(w, http.StatusNotFound, "execution not found")
 		return
+	}
+	if active {
+		t.showOutput(&e)
 	}
 	writeJSON(w, http.StatusOK, e)
 }

@@ -93,7 +93,7 @@ func TestKill(t *testing.T) {
 			t.Fatalf("%d %s", res.status, res.body)
 		}
 		e := s.execution(t, pending)
-		if e.Status != api.StatusKilled || e.ExitCode != nil || e.FinishedAt == nil || e.StartedAt != nil {
+		if e.Status != api.StatusKilled || e.ExitCode == nil || *e.ExitCode != 0 || e.FinishedAt == nil || e.StartedAt != nil {
 			t.Errorf("record = %+v", e)
 		}
 	})

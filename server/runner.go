@@ -72,6 +72,22 @@ type Job struct {
 	DetectImports bool
 	EvalLastExpr  bool
 	Limits        Limits
+
+	// Watch is set by the server. The Runner calls it once the job's code
+	// has started, with a function that returns the output written so far;
+	// the server calls that function to show a running record's stdout and
+	// stderr. The function must be safe to call from any goroutine, during
+	// Run and after it returned, and must not block; each call may cost one
+	// copy of the output kept so far, never more. A Runner that does not
+	// call Watch leaves a running record's output empty.
+	Watch func(output func() Output)
+}
+
+// Output is what a running job has written so far, kept within
+// Limits.MaxOutputBytes per stream like the final record's.
+type Output struct {
+	Stdout, Stderr                   string
+	StdoutTruncated, StderrTruncated bool
 }
 
 // Outcome is what a Runner observed.

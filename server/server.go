@@ -105,6 +105,7 @@ func (s *Server) enqueue(job Job) (*task, error) {
 	job.ID = newID()
 	ctx, cancel := context.WithCancelCause(context.Background())
 	t := &task{job: job, enqueued: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	t.job.Watch = t.watch
 	err := s.disp.submit(t, func() error { return s.store.Put(pendingExecution(job)) })
 	if err != nil {
 		cancel(nil)

@@ -310,7 +310,7 @@ func TestPanicsAreHidden(t *testing.T) {
 		res := s.postJSON(t, "/api/v1/eval", `{"code":"1"}`)
 		var e api.Execution
 		res.decode(t, &e)
-		if e.Status != api.StatusFailed || e.Error != msgInternal || e.ExitCode != nil || strings.Contains(string(res.body), "/var") {
+		if e.Status != api.StatusFailed || e.Error != msgInternal || e.ExitCode == nil || *e.ExitCode != 0 || strings.Contains(string(res.body), "/var") {
 			t.Errorf("%s", res.body)
 		}
 	})

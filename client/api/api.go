@@ -73,7 +73,8 @@ type Execution struct {
 	Status      string `json:"status"`
 	Stdout      string `json:"stdout"`
 	Stderr      string `json:"stderr"`
-	// ExitCode is absent until the code has run.
+	// ExitCode is in every record pyexec sends: 0 until the code has
+	// exited (pending, running, or never run), as python-executor sends it.
 	ExitCode  *int   `json:"exit_code,omitempty"`
 	Error     string `json:"error,omitempty"`
 	ErrorType string `json:"error_type,omitempty"`
