@@ -59,6 +59,9 @@ type backend interface {
 	kill(name string) error
 	remove(name string) error
 	list() ([]string, error)
+	// parentDirs lists the parent group's directory in every hierarchy,
+	// each once, whether or not it exists.
+	parentDirs() []string
 }
 
 // Manager owns the service's parent group and creates per-jail groups

@@ -10,14 +10,29 @@ import (
 	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
+const testParent = "pyexec-cgroup-test"
+
+// testManager returns a Manager of testParent whose parent group is removed
+// when t ends (after t's other cleanups, registered later, have run).
+func testManager(t *testing.T) *Manager {
+	t.Helper()
+	m, err := NewManager(testParent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := m.RemoveParent(); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
 // TestUpdate changes a group's limits up and down, as a pooled jail's are
 // when it takes a request, and reads them back from the kernel.
 func TestUpdate(t *testing.T) {
 	jailtest.Require(t, "cgroup tests")
-	m, err := NewManager("pyexec-cgroup-test")
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := testManager(t)
 	g, err := m.Create("update", Limits{MemoryBytes: 64 << 20, CPUShares: 1024, Pids: 64})
 	if err != nil {
 		t.Fatal(err)

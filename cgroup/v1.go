@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -172,6 +173,21 @@ func (b *v1) remove(name string) error {
 		errs = append(errs, rmdir(filepath.Join(unifiedMount, b.parent, name)))
 	}
 	return errors.Join(errs...)
+}
+
+func (b *v1) parentDirs() []string {
+	var dirs []string
+	for _, d := range b.dirs {
+		dir := filepath.Join(d, b.parent)
+		if !slices.Contains(dirs, dir) { // co-mounted controllers share one
+			dirs = append(dirs, dir)
+		}
+	}
+	if b.hybrid {
+		dirs = append(dirs, filepath.Join(unifiedMount, b.parent))
+	}
+	slices.Sort(dirs)
+	return dirs
 }
 
 func (b *v1) list() ([]string, error) {

@@ -141,6 +141,8 @@ func (b *v2) remove(name string) error {
 	return rmdir(filepath.Join(v2Mount, b.parent, name))
 }
 
+func (b *v2) parentDirs() []string { return []string{filepath.Join(v2Mount, b.parent)} }
+
 func (b *v2) list() ([]string, error) {
 	return subdirs(filepath.Join(v2Mount, b.parent))
 }
