@@ -44,7 +44,7 @@ var (
 )
 
 // containerConfig is the libcontainer configuration of one jail.
-func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*configs.Config, error) {
+func (m *Manager) containerConfig(spec *Spec, slot *idSlot, cgroupPath, workDir string) (*configs.Config, error) {
 	l := spec.Limits
 	mounts := []*configs.Mount{
 		{Source: "proc", Destination: "/proc", Device: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
@@ -76,7 +76,8 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 	}
 
 	ns := configs.Namespaces{
-		{Type: configs.NEWUSER}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
+		// The slot's user namespace, owned by an unprivileged host uid.
+		{Type: configs.NEWUSER, Path: slot.nsPath}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
 		{Type: configs.NEWIPC}, {Type: configs.NEWUTS}, {Type: configs.NEWCGROUP},
 	}
 	var networks []*configs.Network
@@ -84,12 +85,8 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 		ns = append(ns, configs.Namespace{Type: configs.NEWNET})
 		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/8", Gateway: "localhost"}}
 	}
-	ids := []configs.IDMap{{ContainerID: 0, HostID: int64(m.cfg.HostIDBase), Size: int64(m.cfg.HostIDCount)}}
+	ids := slot.idMaps(m.cfg.SandboxUID)
 	oomScore := 1000 // under host memory pressure, jails go first
-	nofile := uint64(1024)
-	// Files cannot outgrow the tmpfs anyway; the rlimit sits above it so
-	// that a full disk reads as ENOSPC, not EFBIG.
-	fsize := uint64(l.DiskBytes + 1<<20)
 	return &configs.Config{
 		Rootfs:          m.rootfs,
 		Readonlyfs:      true,
@@ -112,11 +109,10 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 			// allowlist (the jail's five character devices, nothing else).
 			Resources: &cgroups.Resources{Devices: deviceRules},
 		},
-		Rlimits: []configs.Rlimit{
-			{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
-			{Type: unix.RLIMIT_NOFILE, Hard: nofile, Soft: nofile},
-			{Type: unix.RLIMIT_FSIZE, Hard: fsize, Soft: fsize},
-		},
+		// The slot namespace's own budgets (per user in it); what its owner
+		// is charged on the host stays below the host's per-user defaults.
+		Sysctl: perJailSysctls(),
+
 		MaskPaths: []string{
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -126,5 +122,36 @@ func (m *Manager) containerConfig(spec *Spec, cgroupPath, workDir string) (*conf
 	}, nil
 }
 
-// hostID is the host id that the jail's id maps onto.
-func (m *Manager) hostID(id int) int { return m.cfg.HostIDBase + id }
+// jailRlimits are the rlimits of a jail's init, set by the slot's holder
+// (see idSlot.setRlimits) before the command runs, not by libcontainer.
+func jailRlimits(l Limits) []configs.Rlimit {
+	nofile := uint64(1024)
+	// Files cannot outgrow the tmpfs anyway; the rlimit sits above it so
+	// that a full disk reads as ENOSPC, not EFBIG.
+	fsize := uint64(l.DiskBytes + 1<<20)
+	return []configs.Rlimit{
+		{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
+		{Type: unix.RLIMIT_NOFILE, Hard: nofile, Soft: nofile},
+		{Type: unix.RLIMIT_FSIZE, Hard: fsize, Soft: fsize},
+		{Type: unix.RLIMIT_SIGPENDING, Hard: sigPending, Soft: sigPending},
+		{Type: unix.RLIMIT_MSGQUEUE, Hard: msgQueueBytes, Soft: msgQueueBytes},
+	}
+}
+
+// Per-jail budgets of what the kernel counts per user. A jail's slot has
+// its own owner, so these bound one jail; in rootless mode every slot is
+// nested in the service user's namespace and these keep one jail from
+// taking that user's whole host budget (128 inotify instances by default).
+const (
+	sigPending    = 1024
+	msgQueueBytes = 256 << 10
+)
+
+func perJailSysctls() map[string]string {
+	return map[string]string{
+		"user.max_inotify_instances": "16",
+		"user.max_inotify_watches":   "8192",
+		"user.max_fanotify_groups":   "0",
+		"user.max_fanotify_marks":    "0",
+	}
+}

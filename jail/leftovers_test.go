@@ -37,7 +37,7 @@ const (
 // user of the id range that starts at base.
 func sandboxProcs(t *testing.T, base int) []string {
 	t.Helper()
-	return jailtest.Procs(base, base+1000)
+	return jailtest.Procs(base, 65536, false)
 }
 
 // mountTable returns the host's mounts under dir (other test packages'
@@ -191,10 +191,11 @@ func TestSweepAfterCrash(t *testing.T) {
 
 	// The jails die with the server (the bootstrap's parent-death signal).
 	deadline := time.Now().Add(3 * time.Second)
-	for len(sandboxProcs(t, crashIDBase)) > 0 && time.Now().Before(deadline) {
+	// So do the user namespace holders.
+	for len(jailtest.Procs(crashIDBase, 65536, true)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if procs := sandboxProcs(t, crashIDBase); len(procs) > 0 {
+	if procs := jailtest.Procs(crashIDBase, 65536, true); len(procs) > 0 {
 		t.Errorf("jail processes survived the server's SIGKILL: %v", procs)
 	}
 	if left := traces(t, crashStateDir, crashCgroupName); len(left) == 0 {
@@ -214,6 +215,9 @@ func TestSweepAfterCrash(t *testing.T) {
 	m.Close()
 	if left := traces(t, crashStateDir, crashCgroupName); len(left) > 0 {
 		t.Errorf("after the start-up sweep, left: %v", left)
+	}
+	if err := cg.RemoveParent(); err != nil {
+		t.Error(err)
 	}
 }
 

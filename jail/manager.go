@@ -54,7 +54,9 @@ type Config struct {
 // DefaultBaseMounts returns the host paths a jail sees when
 // Config.BaseMounts is nil (those that exist on the host).
 func DefaultBaseMounts() []string {
-	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl"}
+	// /etc/alternatives: Debian's /usr/bin links (awk, which, editor, ...)
+	// point into it.
+	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl", "/etc/alternatives"}
 }
 
 // Manager starts jails. It is safe for concurrent use.
@@ -71,6 +73,7 @@ type Manager struct {
 	targets  map[string]bool // Config.BindTargets
 	lockFile *os.File
 
+	slots    *idSlots       // the user namespaces jails join
 	spawn    chan func()    // served by the start threads
 	cleanups sync.WaitGroup // jails being removed after their Wait
 
@@ -116,6 +119,7 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		running: map[string]*Jail{},
 		spawn:   make(chan func()),
 	}
+	m.slots = &idSlots{m: m, limit: cfg.HostIDCount / 2}
 	for _, p := range cfg.Mounts {
 		m.allowed[filepath.Clean(p)] = true
 	}
@@ -222,6 +226,7 @@ func (m *Manager) Quiesce() { m.cleanups.Wait() }
 // Running jails are not stopped: kill them first.
 func (m *Manager) Close() error {
 	m.Quiesce()
+	m.slots.close()
 	if m.lockFile == nil {
 		return nil
 	}

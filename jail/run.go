@@ -22,6 +22,7 @@ import (
 type Jail struct {
 	id      string
 	m       *Manager
+	slot    *idSlot // its user namespace and host ids
 	group   *cgroup.Group
 	work    string
 	c       *libcontainer.Container
@@ -35,6 +36,7 @@ type Jail struct {
 	control                *os.File // write end of the warm bootstrap's request pipe
 	reportR                *os.File // a warm jail's report pipe until it is ready
 	warm                   bool
+	baseCPU                time.Duration // CPU the group used before Activate
 
 	mu       sync.Mutex
 	killed   bool
@@ -113,6 +115,13 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 		}
 	}()
 
+	slot, err := m.slots.acquire()
+	if err != nil {
+		return nil, fmt.Errorf("jail ids: %w", err)
+	}
+	j.slot = slot
+	cleanups = append(cleanups, func() error { m.slots.release(slot); return nil })
+
 	g, err := m.cg.Create(j.id, spec.Limits.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("jail cgroup: %w", err)
@@ -121,7 +130,7 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	cleanups = append(cleanups, g.Delete)
 
 	j.work = filepath.Join(m.workDir, j.id)
-	uid := m.hostID(m.cfg.SandboxUID)
+	uid := slot.sandboxID
 	if err := mountWork(j.work, spec.Limits.DiskBytes, uid, uid); err != nil {
 		return nil, err
 	}
@@ -130,7 +139,7 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 		return nil, fmt.Errorf("place files: %w", err)
 	}
 
-	cfg, err := m.containerConfig(&spec, g.Path(), j.work)
+	cfg, err := m.containerConfig(&spec, slot, g.Path(), j.work)
 	if err != nil {
 		return nil, err
 	}
@@ -150,12 +159,24 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	m.track(j, true)
 	cleanups = append(cleanups, func() error { m.track(j, false); return nil })
 	j.started = time.Now()
-	err = m.onStartThread(func() error { return c.Run(p) })
+	err = m.onStartThread(func() error { return c.Start(p) })
 	closeChild()
-	m.log.Debug("jail started", "jail", j.id, "setup", j.started.Sub(t0), "container_start", time.Since(j.started))
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
+	// The init waits at its exec fifo: its limits are set before the
+	// command runs.
+	pid, err := p.Pid()
+	if err != nil {
+		return nil, fmt.Errorf("start container: %w", err)
+	}
+	if err := slot.setRlimits(pid, jailRlimits(spec.Limits)); err != nil {
+		return nil, fmt.Errorf("jail rlimits: %w", err)
+	}
+	if err := c.Exec(); err != nil {
+		return nil, fmt.Errorf("start container: %w", err)
+	}
+	m.log.Debug("jail started", "jail", j.id, "setup", j.started.Sub(t0), "container_start", time.Since(j.started))
 	return j, nil
 }
 
@@ -310,9 +331,16 @@ func (j *Jail) Wait() (Result, error) {
 	if j.report != nil {
 		res.Report, _, _ = j.report.wait()
 	}
-	usage, usageErr := j.group.Usage()
-	res.Usage = usage
-	res.OOMKilled = usage.OOMKills > 0
+	// A run that ended keeps its verdict when its usage cannot be read:
+	// the usage reads as zero and the failure is logged.
+	if usage, err := j.group.Usage(); err != nil {
+		j.m.log.Warn("jail usage unreadable: reported as zero", "jail", j.id, "err", err)
+	} else {
+		res.Usage = usage
+		res.OOMKilled = usage.OOMKills > 0
+		// A warm jail's own start-up is not the request's.
+		res.Usage.CPU = max(0, usage.CPU-j.baseCPU)
+	}
 	j.m.cleanups.Add(1)
 	go func() {
 		defer j.m.cleanups.Done()
@@ -334,15 +362,15 @@ func (j *Jail) Wait() (Result, error) {
 	} else if waitErr != nil {
 		return res, fmt.Errorf("wait for jail: %w", waitErr)
 	}
-	if usageErr != nil {
-		return res, usageErr
-	}
 	return res, nil
 }
 
 // cleanup removes the container state, the cgroup and the work dir.
 func (j *Jail) cleanup() error {
 	defer j.m.track(j, false)
+	// Every task of the jail is gone (its cgroup was killed and its pid
+	// namespace ended): its ids may serve the next jail.
+	defer j.m.slots.release(j.slot)
 	var errs []error
 	if err := j.c.Destroy(); err != nil {
 		errs = append(errs, fmt.Errorf("destroy container: %w", err))

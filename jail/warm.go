@@ -76,7 +76,7 @@ func (j *Jail) Activate(a Activation) error {
 	}
 	l.DiskBytes = j.limits.DiskBytes
 	l = l.withDefaults()
-	uid := j.m.hostID(j.m.cfg.SandboxUID)
+	uid := j.slot.sandboxID
 	if err := writeFiles(j.work, a.Files, uid, uid); err != nil {
 		return fmt.Errorf("place files: %w", err)
 	}
@@ -86,6 +86,10 @@ func (j *Jail) Activate(a Activation) error {
 		if err := j.group.Update(l.Limits); err != nil {
 			return err
 		}
+	}
+	// The request's cpu_ms counts from here, not from the jail's start-up.
+	if u, err := j.group.Usage(); err == nil {
+		j.baseCPU = u.CPU
 	}
 	j.stdout.max.Store(l.MaxOutputBytes)
 	j.stderr.max.Store(l.MaxOutputBytes)

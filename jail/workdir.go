@@ -16,7 +16,8 @@ func mountWork(dir string, size int64, uid, gid int) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("make work dir: %w", err)
 	}
-	opts := fmt.Sprintf("size=%d,mode=0755,uid=%d,gid=%d", size, uid, gid)
+	// 0700: other host users cannot read a running jail's files.
+	opts := fmt.Sprintf("size=%d,mode=0700,uid=%d,gid=%d", size, uid, gid)
 	if err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		_ = os.Remove(dir)
 		return fmt.Errorf("mount work tmpfs: %w", err)

@@ -64,7 +64,10 @@ func (s *Server) leftovers() []string {
 
 // jailProcs lists host processes whose real uid is the jail's root or
 // sandbox user, as "pid:comm".
-func (s *Server) jailProcs() []string { return jailtest.Procs(s.IDBase, s.IDBase+sandboxUID) }
+func (s *Server) jailProcs() []string { return jailtest.Procs(s.IDBase, idBaseStride, false) }
+
+// jailHolders lists the server's user namespace holders (alive while it runs).
+func (s *Server) jailHolders() []string { return jailtest.Procs(s.IDBase, idBaseStride, true) }
 
 // removeState deletes a stopped server's state dir and its (empty) cgroup
 // parents. It refuses to delete a state dir with a mount below it, which

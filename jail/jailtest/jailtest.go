@@ -47,13 +47,14 @@ func Traces(stateDir, cgroupParent string) []string {
 	return out
 }
 
-// Procs lists the host processes whose real uid is one of uids (a jail's
-// root and sandbox user mapped to the host), as "pid:comm".
-func Procs(uids ...int) []string {
-	want := map[string]bool{}
-	for _, u := range uids {
-		want[strconv.Itoa(u)] = true
-	}
+// HolderComm is the name of the processes that hold a jail id slot's user
+// namespace open while their server runs.
+const HolderComm = "pyexec-holder"
+
+// Procs lists the host processes whose real uid is in [base, base+count)
+// (the ids a server maps its jails onto), as "pid:comm", leaving out the
+// server's user namespace holders unless withHolders.
+func Procs(base, count int, withHolders bool) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -62,9 +63,18 @@ func Procs(uids ...int) []string {
 			continue
 		}
 		for line := range strings.SplitSeq(string(b), "\n") {
-			if f := strings.Fields(line); len(f) > 1 && f[0] == "Uid:" && want[f[1]] {
-				comm, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
-				out = append(out, e.Name()+":"+strings.TrimSpace(string(comm)))
+			f := strings.Fields(line)
+			if len(f) < 2 || f[0] != "Uid:" {
+				continue
+			}
+			uid, err := strconv.Atoi(f[1])
+			if err != nil || uid < base || uid >= base+count {
+				continue
+			}
+			c, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+			comm := strings.TrimSpace(string(c))
+			if comm != HolderComm || withHolders {
+				out = append(out, e.Name()+":"+comm)
 			}
 		}
 	}
