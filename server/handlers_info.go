@@ -1,18 +1,10 @@
 package server
 
 import (
-	_ "embed"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
 	"github.com/pyexec/pyexec/client/api"
-)
-
-var (
-	//go:embed openapi.json
-	openAPIDoc []byte
-	//go:embed docs.html
-	docsPage []byte
 )
 
 // handleHealth serves GET /health: {"status":"ok"} (compat) plus the
@@ -67,19 +59,4 @@ func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request, _ httprou
 	running, queued := s.disp.counts()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	s.metrics.write(w, running, queued)
-}
-
-// handleOpenAPI serves the OpenAPI 3 description of the API.
-func (s *Server) handleOpenAPI(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPIDoc)
-}
-
-// handleDocs serves a self-contained HTML page describing the API.
-func (s *Server) handleDocs(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
-	h.Set("X-Content-Type-Options", "nosniff")
-	_, _ = w.Write(docsPage)
 }

@@ -203,8 +203,7 @@ func (s *Server) routes() http.Handler {
 	r.GET("/api/v1/deps", s.handleListLayers)
 	r.DELETE("/api/v1/deps/:key", s.handleRemoveLayer)
 	r.GET("/metrics", s.handleMetrics)
-	r.GET("/openapi.json", s.handleOpenAPI)
-	r.GET("/docs", s.handleDocs)
+	s.docsRoutes(r)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
 	})

@@ -343,52 +343,6 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 }
 
-func TestOpenAPIAndDocs(t *testing.T) {
-	s := newTestServer(t, Options{}, nil)
-	res := s.get(t, "/openapi.json")
-	var doc struct {
-		OpenAPI string                    `json:"openapi"`
-		Paths   map[string]map[string]any `json:"paths"`
-	}
-	res.decode(t, &doc)
-	if !strings.HasPrefix(doc.OpenAPI, "3.") {
-		t.Errorf("openapi = %q", doc.OpenAPI)
-	}
-	routes := map[string][]string{
-		"/health":                 {"get"},
-		"/api/v1/eval":            {"post"},
-		"/api/v1/exec/sync":       {"post"},
-		"/api/v1/exec/async":      {"post"},
-		"/api/v1/executions/{id}": {"get", "delete"},
-		"/api/v1/interpreters":    {"get"},
-		"/api/v1/deps":            {"get"},
-		"/api/v1/deps/{key}":      {"delete"},
-		"/metrics":                {"get"},
-		"/openapi.json":           {"get"},
-		"/docs":                   {"get"},
-	}
-	for path, methods := range routes {
-		for _, m := range methods {
-			if _, ok := doc.Paths[path][m]; !ok {
-				t.Errorf("openapi.json lacks %s %s", m, path)
-			}
-		}
-	}
-	if len(doc.Paths) != len(routes) {
-		t.Errorf("openapi.json has %d paths, the router %d", len(doc.Paths), len(routes))
-	}
-
-	res = s.get(t, "/docs")
-	if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") ||
-		!strings.Contains(string(res.body), `href="/openapi.json"`) {
-		t.Errorf("docs: %d %s", res.status, res.header.Get("Content-Type"))
-	}
-	if strings.Contains(string(res.body), "http://") || strings.Contains(string(res.body), "https://") ||
-		strings.Contains(string(res.body), "<script") {
-		t.Error("docs page loads external assets or scripts")
-	}
-}
-
 func TestTTLOverHTTP(t *testing.T) {
 	s := newTestServer(t, Options{RecordTTL: 50 * time.Millisecond}, nil)
 	var e api.Execution

@@ -1,0 +1,265 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// apiRoutes are the methods of every path the router serves, as the spec
+// names them. A route added to routes() and not here, or to the spec and
+// not here, fails TestOpenAPIDocument.
+var apiRoutes = map[string][]string{
+	"/health":                 {"get"},
+	"/api/v1/eval":            {"post"},
+	"/api/v1/exec/sync":       {"post"},
+	"/api/v1/exec/async":      {"post"},
+	"/api/v1/executions/{id}": {"get", "delete"},
+	"/api/v1/interpreters":    {"get"},
+	"/api/v1/deps":            {"get"},
+	"/api/v1/deps/{key}":      {"delete"},
+	"/metrics":                {"get"},
+	"/openapi.json":           {"get"},
+	"/docs":                   {"get"},
+	"/docs/index.html":        {"get"},
+	"/docs/doc.json":          {"get"},
+	"/docs/overview.html":     {"get"},
+	"/docs/{file}":            {"get"},
+}
+
+// openAPI is the part of an OpenAPI 3 document the test checks.
+type openAPI struct {
+	OpenAPI string                                `json:"openapi"`
+	Paths   map[string]map[string]json.RawMessage `json:"paths"`
+}
+
+type operation struct {
+	OperationID string            `json:"operationId"`
+	Responses   map[string]any    `json:"responses"`
+	Parameters  []openAPIParamRef `json:"parameters"`
+}
+
+type openAPIParamRef struct {
+	Name     string         `json:"name"`
+	In       string         `json:"in"`
+	Required bool           `json:"required"`
+	Schema   map[string]any `json:"schema"`
+	Ref      string         `json:"$ref"`
+}
+
+func TestOpenAPIDocument(t *testing.T) {
+	s := newTestServer(t, Options{}, nil)
+	res := s.get(t, "/openapi.json")
+	if res.status != http.StatusOK || res.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("/openapi.json: %d %s", res.status, res.header.Get("Content-Type"))
+	}
+	spec := s.get(t, "/docs/doc.json")
+	if spec.status != http.StatusOK || spec.header.Get("Content-Type") != "application/json" ||
+		!bytes.Equal(spec.body, res.body) {
+		t.Errorf("/docs/doc.json: %d %s, same bytes as /openapi.json: %v",
+			spec.status, spec.header.Get("Content-Type"), bytes.Equal(spec.body, res.body))
+	}
+
+	var doc openAPI
+	res.decode(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Errorf("openapi = %q, want 3.x", doc.OpenAPI)
+	}
+	for path, methods := range apiRoutes {
+		for _, m := range methods {
+			if _, ok := doc.Paths[path][m]; !ok {
+				t.Errorf("the spec lacks %s %s", m, path)
+			}
+		}
+	}
+	ids := map[string]string{}
+	param := regexp.MustCompile(`\{([^}]+)\}`)
+	for path, ops := range doc.Paths {
+		var shared []openAPIParamRef // the path item's own parameters, for all its operations
+		if raw, ok := ops["parameters"]; ok {
+			if err := json.Unmarshal(raw, &shared); err != nil {
+				t.Errorf("%s parameters: %v", path, err)
+			}
+		}
+		for m, raw := range ops {
+			if m == "parameters" || m == "summary" || m == "description" {
+				continue
+			}
+			if !slices.Contains(apiRoutes[path], m) {
+				t.Errorf("the spec has %s %s, which the router does not serve", m, path)
+			}
+			var op operation
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Errorf("%s %s: %v", m, path, err)
+				continue
+			}
+			if op.OperationID == "" || ids[op.OperationID] != "" {
+				t.Errorf("%s %s: operationId %q empty or also used by %s", m, path, op.OperationID, ids[op.OperationID])
+			}
+			ids[op.OperationID] = m + " " + path
+			if len(op.Responses) == 0 {
+				t.Errorf("%s %s has no responses", m, path)
+			}
+			// Every template of the path is a required path parameter.
+			for _, name := range param.FindAllStringSubmatch(path, -1) {
+				if !slices.ContainsFunc(append(shared, op.Parameters...), func(p openAPIParamRef) bool {
+					return p.Name == name[1] && p.In == "path" && p.Required
+				}) {
+					t.Errorf("%s %s does not declare the path parameter %q as required", m, path, name[1])
+				}
+			}
+		}
+	}
+
+	// Every $ref points at something in the document.
+	var tree any
+	res.decode(t, &tree)
+	for _, ref := range refs(tree) {
+		if !resolves(tree, ref) {
+			t.Errorf("$ref %q resolves to nothing", ref)
+		}
+	}
+}
+
+// refs returns every "$ref" value under v.
+func refs(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if s, ok := x.(string); ok && k == "$ref" {
+				out = append(out, s)
+			}
+			out = append(out, refs(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, refs(x)...)
+		}
+	}
+	return out
+}
+
+// resolves reports whether the local reference "#/a/b" names a value of doc.
+func resolves(doc any, ref string) bool {
+	rest, ok := strings.CutPrefix(ref, "#/")
+	if !ok {
+		return false
+	}
+	cur := doc
+	for part := range strings.SplitSeq(rest, "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+		if cur, ok = m[part]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func TestDocsRoutes(t *testing.T) {
+	s := newTestServer(t, Options{}, nil)
+	tests := []struct {
+		path, contentType string
+		csp               bool   // a page: has a Content-Security-Policy
+		contains          string // in the body
+	}{
+		{"/docs/index.html", "text/html; charset=utf-8", true, `<div id="swagger-ui">`},
+		{"/docs/overview.html", "text/html; charset=utf-8", true, "/api/v1/eval"},
+		{"/docs/doc.json", "application/json", false, `"openapi"`},
+		{"/docs/swagger-initializer.js", "text/javascript; charset=utf-8", false, `url: "doc.json"`},
+		{"/docs/swagger-ui-bundle.js", "text/javascript; charset=utf-8", false, "SwaggerUIBundle"},
+		{"/docs/swagger-ui.css", "text/css; charset=utf-8", false, ".swagger-ui"},
+		{"/docs/LICENSE", "text/plain; charset=utf-8", false, "Apache License"},
+		{"/docs/NOTICE", "text/plain; charset=utf-8", false, "SmartBear"},
+		{"/docs/swagger-ui-bundle.js.LICENSE.txt", "text/plain; charset=utf-8", false, "license"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res := s.get(t, tt.path)
+			if res.status != http.StatusOK || res.header.Get("Content-Type") != tt.contentType {
+				t.Fatalf("%d %q, want 200 %q", res.status, res.header.Get("Content-Type"), tt.contentType)
+			}
+			if res.header.Get("X-Content-Type-Options") != "nosniff" {
+				t.Error("no X-Content-Type-Options: nosniff")
+			}
+			if csp := res.header.Get("Content-Security-Policy"); tt.csp != (csp != "") ||
+				tt.csp && !strings.Contains(csp, "default-src 'none'") {
+				t.Errorf("Content-Security-Policy %q", csp)
+			}
+			if !strings.Contains(string(res.body), tt.contains) {
+				t.Errorf("body lacks %q", tt.contains)
+			}
+			etag := res.header.Get("ETag")
+			if etag == "" {
+				t.Fatal("no ETag")
+			}
+			req, _ := http.NewRequest(http.MethodGet, s.URL+tt.path, nil)
+			req.Header.Set("If-None-Match", etag)
+			cached, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cached.Body.Close()
+			if cached.StatusCode != http.StatusNotModified {
+				t.Errorf("If-None-Match: %d, want 304", cached.StatusCode)
+			}
+		})
+	}
+
+	t.Run("redirects", func(t *testing.T) {
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for path, want := range map[string]string{"/docs": "docs/index.html", "/docs/": "index.html"} {
+			res, err := c.Get(s.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if res.StatusCode != http.StatusFound || res.Header.Get("Location") != want {
+				t.Errorf("GET %s: %d Location %q, want 302 %q", path, res.StatusCode, res.Header.Get("Location"), want)
+			}
+		}
+		// Followed, both end at the Swagger UI.
+		if res := s.get(t, "/docs"); res.status != http.StatusOK || !strings.Contains(string(res.body), "swagger-ui-bundle.js") {
+			t.Errorf("GET /docs, followed: %d %.100s", res.status, res.body)
+		}
+	})
+
+	t.Run("pages load only files of this server", func(t *testing.T) {
+		link := regexp.MustCompile(`(?:src|href)="([^"]*)"`)
+		for _, page := range []string{"/docs/index.html", "/docs/overview.html"} {
+			body := string(s.get(t, page).body)
+			for _, m := range link.FindAllStringSubmatch(body, -1) {
+				u := m[1]
+				if u == "data:," {
+					continue
+				}
+				if strings.Contains(u, ":") || strings.HasPrefix(u, "//") {
+					t.Errorf("%s links %q, off this server", page, u)
+					continue
+				}
+				target := "/docs/" + u
+				if rest, ok := strings.CutPrefix(u, "../"); ok {
+					target = "/" + rest
+				}
+				if res := s.get(t, target); res.status != http.StatusOK {
+					t.Errorf("%s links %q: GET %s is %d", page, u, target, res.status)
+				}
+			}
+		}
+	})
+
+	t.Run("unknown file", func(t *testing.T) {
+		res := s.get(t, "/docs/swagger-ui.js")
+		if res.status != http.StatusNotFound || res.errorMsg(t) != "not found" {
+			t.Errorf("%d %s", res.status, res.body)
+		}
+	})
+}
