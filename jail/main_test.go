@@ -26,7 +26,20 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashChildEnv) != "" {
 		crashChild() // never returns
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if shared != nil {
+		// Closing waits for the jails' removal; then the parent group,
+		// now empty, goes too.
+		if err := shared.m.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "jail manager close:", err)
+			code = 1
+		}
+		if err := shared.cg.RemoveParent(); err != nil {
+			fmt.Fprintln(os.Stderr, "jail tests:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // requireJail skips a test that needs root, namespaces and cgroups on a
@@ -38,6 +51,7 @@ func requireJail(t testing.TB) {
 
 type env struct {
 	m      *jail.Manager
+	cg     *cgroup.Manager
 	interp *interpreters.Set
 	state  string
 }
@@ -73,10 +87,11 @@ func testEnv(t testing.TB) *env {
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}, cg)
 		if err != nil {
+			_ = cg.RemoveParent()
 			envErr = err
 			return
 		}
-		shared = &env{m: m, interp: set, state: state}
+		shared = &env{m: m, cg: cg, interp: set, state: state}
 	})
 	if envErr != nil {
 		t.Fatalf("jail setup: %v", envErr)

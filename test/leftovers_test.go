@@ -30,6 +30,9 @@ func (s *Server) stop() []string {
 		}
 		if left := s.waitNoLeftovers(leftoverSettle); len(left) > 0 {
 			s.problems = append(s.problems, fmt.Sprintf("pyexecd left behind:\n  %s", strings.Join(left, "\n  ")))
+		} else if dirs := cgroupParents(s.CgroupParent); s.exitErr == nil && len(dirs) > 0 {
+			// A clean stop removes the parent group itself.
+			s.problems = append(s.problems, fmt.Sprintf("a clean stop left the cgroup parent:\n  %s", strings.Join(dirs, "\n  ")))
 		}
 		if err := removeState(s.StateDir, s.CgroupParent); err != nil {
 			s.problems = append(s.problems, err.Error())
@@ -94,4 +97,14 @@ func removeState(state, parent string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// cgroupParents lists the directories of the cgroup parent in every
+// hierarchy (v1, hybrid's unified mount, v2) that has it.
+func cgroupParents(parent string) []string {
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent)
+	if _, err := os.Stat("/sys/fs/cgroup/" + parent); err == nil {
+		dirs = append(dirs, "/sys/fs/cgroup/"+parent)
+	}
+	return dirs
 }

@@ -183,3 +183,30 @@ func TestShutdownWaitsForJob(t *testing.T) {
 		t.Errorf("exit code %d, want 0", code)
 	}
 }
+
+// TestStopRemovesCgroupParent: a clean stop (SIGTERM) removes the server's
+// parent cgroup from every hierarchy it was in, after its jails (a run's
+// and the pooled ones) are gone.
+func TestStopRemovesCgroupParent(t *testing.T) {
+	s := startServer(t)
+	if e := s.eval(t, api.EvalRequest{Code: "print('ok')"}); e.Stdout != "ok\n" {
+		t.Fatalf("eval: %s", describe(e))
+	}
+	before := cgroupParents(s.CgroupParent)
+	if len(before) == 0 {
+		t.Fatal("the running server has no cgroup parent: the test proves nothing")
+	}
+	t.Logf("the parent is in %d hierarchies", len(before))
+	if _, ok := s.signal(syscall.SIGTERM, stopTimeout); !ok {
+		t.Fatalf("pyexecd did not exit within %v of SIGTERM", stopTimeout)
+	}
+	if code := s.exitCode(); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if left := cgroupParents(s.CgroupParent); len(left) > 0 {
+		t.Errorf("after SIGTERM the cgroup parent is still in:\n  %s", strings.Join(left, "\n  "))
+	}
+	if strings.Contains(s.Stderr(), "cgroup parent") {
+		t.Errorf("the server logged about its cgroup parent:\n%s", tail(s.Stderr(), 4<<10))
+	}
+}

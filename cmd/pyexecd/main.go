@@ -97,6 +97,15 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("jails: %w", err)
 	}
+	// The last thing serve does, once the jails are gone (jails.Close,
+	// deferred next, waits for their removal): the parent group goes too,
+	// unless something still uses it. Only a server that got the state dir
+	// does this, not one that found another server running on it.
+	defer func() {
+		if err := cg.RemoveParent(); err != nil {
+			log.Warn("cgroup parent", "err", err)
+		}
+	}()
 	defer func() {
 		if err := jails.Close(); err != nil {
 			log.Warn("jails close", "err", err)

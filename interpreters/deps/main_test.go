@@ -3,6 +3,7 @@ package deps
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -36,6 +37,18 @@ func TestMain(m *testing.M) {
 	// binary for every jail (timings would include it). Unsealed works too.
 	_ = jail.ReexecSealed()
 	code := m.Run()
+	if shared != nil {
+		// Closing waits for the jails' removal; then the parent group,
+		// now empty, goes too.
+		if err := shared.jails.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "jail manager close:", err)
+			code = 1
+		}
+		if err := shared.cg.RemoveParent(); err != nil {
+			fmt.Fprintln(os.Stderr, "deps tests:", err)
+			code = 1
+		}
+	}
 	if fixtureDir != "" {
 		os.RemoveAll(fixtureDir)
 	}
@@ -51,6 +64,7 @@ func requireJail(t testing.TB) {
 
 type env struct {
 	jails  *jail.Manager
+	cg     *cgroup.Manager
 	interp *interpreters.Set
 	index  *depstest.Index
 }
@@ -102,9 +116,10 @@ func newEnv() (*env, error) {
 		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}, cg)
 	if err != nil {
+		_ = cg.RemoveParent()
 		return nil, err
 	}
-	return &env{jails: m, interp: set, index: ix}, nil
+	return &env{jails: m, cg: cg, interp: set, index: ix}, nil
 }
 
 // python returns the newest interpreter of series v.
