@@ -20,6 +20,11 @@ import os
 
 _BOOT = __file__
 _WORK = "/work/"
+# The bootstrap's own imports write no bytecode, next to it or anywhere
+# else; the user's code gets the interpreter's setting back (-B,
+# PYTHONDONTWRITEBYTECODE), as under `python /work/ENTRY`.
+_NO_BYTECODE = sys.dont_write_bytecode
+sys.dont_write_bytecode = True
 
 
 def _pdeathsig():
@@ -98,6 +103,7 @@ def _run(path, args, eval_last, fd):
     g.update(__file__=path, __cached__=None, __builtins__=__builtins__,
              __loader__=SourceFileLoader("__main__", path), __spec__=None)
     sys.modules["__main__"] = main
+    sys.dont_write_bytecode = _NO_BYTECODE
     try:
         with open(path, "rb") as f:
             src = f.read()
