@@ -5,8 +5,11 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 SERVER_TAGS    := seccomp netgo osusergo
 SERVER_LDFLAGS := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
 TEST_TAGS      := seccomp
+# The packages whose tests need no root, run again under the race detector
+# (which needs cgo). The others start jails.
+RACE_PKGS      := ./client/... ./cmd/pyexec ./cmd/pyexecd ./configs ./interpreters ./interpreters/requirements ./server
 
-.PHONY: all build run test test-short bench bench-quick deps vet fmt clean cross
+.PHONY: all build run test test-short check vet fmt-check tidy-check race bench bench-quick deps fmt clean cross
 
 all: build
 
@@ -32,10 +35,13 @@ FORCE:
 run: build
 	./bin/pyexecd
 
-# Every test: unit tests, real jails (root), end-to-end against bin/pyexecd.
-# Under CI=true, tests that need root/namespaces/cgroups fail instead of skipping.
-test: build
-	CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -count=1 -timeout 30m ./...
+# Every test: the checks, unit tests, real jails (root), and end-to-end
+# against the bin/pyexecd and bin/pyexec just built (the shipped binaries).
+# Under CI=true, tests that need root/namespaces/cgroups fail instead of
+# skipping, and the end-to-end suite refuses to build binaries of its own.
+test: check build
+	PYEXEC_BIN=$(CURDIR)/bin/pyexecd PYEXEC_CLI_BIN=$(CURDIR)/bin/pyexec \
+		CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -count=1 -timeout 30m ./...
 	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pyexec
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pyexec
 
@@ -43,8 +49,23 @@ test: build
 test-short:
 	CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -short -count=1 ./...
 
+# What CI checks besides the tests (make test runs it first).
+check: vet fmt-check tidy-check race
+
 vet: deps
 	CGO_ENABLED=1 $(GO) vet -tags "$(TEST_TAGS)" ./...
+
+# Fails when gofmt would change a file (make fmt fixes them).
+fmt-check:
+	@files=$$(gofmt -l .); if [ -n "$$files" ]; then \
+		echo "gofmt -l lists files (run make fmt):"; echo "$$files"; exit 1; fi
+
+# Fails when go mod tidy would change go.mod or go.sum (it prints the diff).
+tidy-check:
+	$(GO) mod tidy -diff
+
+race: deps
+	CGO_ENABLED=1 $(GO) test -race -tags "$(TEST_TAGS)" -count=1 $(RACE_PKGS)
 
 fmt:
 	gofmt -l -w $$(git ls-files '*.go')

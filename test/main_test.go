@@ -61,8 +61,12 @@ func runTests(m *testing.M) int {
 			return 1
 		}
 	}
+	if err := requireArtifacts(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	if p := os.Getenv("PYEXEC_BIN"); p != "" {
-		abs, err := filepath.Abs(p)
+		abs, err := executable(p)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "PYEXEC_BIN:", err)
 			return 1
@@ -97,6 +101,44 @@ func runTests(m *testing.M) int {
 		}
 	}
 	return code
+}
+
+// requireArtifacts makes CI test what it ships: under CI=true the suite
+// runs the binaries `make test` has just built (PYEXEC_BIN, PYEXEC_CLI_BIN)
+// and builds none of its own, which could differ from them (build tags,
+// static linking). By hand, `go test ./test/` builds them when unset.
+func requireArtifacts() error {
+	if os.Getenv("CI") != "true" {
+		return nil
+	}
+	var missing []string
+	for _, v := range []string{"PYEXEC_BIN", "PYEXEC_CLI_BIN"} {
+		if os.Getenv(v) == "" {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("CI=true: set %s to the binaries under test (make test passes bin/pyexecd and bin/pyexec)",
+			strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// executable returns the absolute path of p, which must be an executable
+// file.
+func executable(p string) (string, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%s is not an executable file", abs)
+	}
+	return abs, nil
 }
 
 // requireJail skips a test that starts servers on a machine without root,
