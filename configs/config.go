@@ -162,14 +162,32 @@ type InterpreterConfig struct {
 
 // JailConfig is the jail runtime.
 type JailConfig struct {
-	// StateDir is libcontainer's state root, absolute.
+	// Mode is "root" (pyexecd runs as host root), "rootless" (an ordinary
+	// user: the server re-executes itself once into a user namespace mapped
+	// from the user's /etc/subuid and /etc/subgid ranges), or "auto" (by
+	// the effective uid). Either way jails live in user namespaces owned
+	// by unprivileged ids, never by host root.
+	Mode string `mapstructure:"mode"`
+	// StateDir is libcontainer's state root, absolute. Empty: /run/pyexec
+	// as root, $XDG_RUNTIME_DIR/pyexec (else ~/.cache/pyexec/run) rootless.
 	StateDir string `mapstructure:"state_dir"`
 	// CgroupParent is the cgroup under which every jail's group is made.
 	CgroupParent string `mapstructure:"cgroup_parent"`
-	// HostIDBase is the first host uid/gid the jail's ids 0.. map onto.
+	// HostIDBase is the first host uid/gid of the range jails map onto
+	// (two ids per concurrent jail). Zero: 200000 as root; rootless, 1,
+	// the first id of the server's namespace (its sub-id range).
 	HostIDBase int `mapstructure:"host_id_base"`
-	// HostIDCount is how many ids are mapped.
+	// HostIDCount is how many ids the range has. Zero: 65536 as root;
+	// rootless, the size of the user's sub-id range.
 	HostIDCount int `mapstructure:"host_id_count"`
+	// AllowUnenforcedLimits lets the server start when the memory or
+	// pids limit cannot be enforced (no such cgroup controller, or no
+	// delegated cgroup); /health and every record then name the limits
+	// not applied. False: such a server refuses to start.
+	AllowUnenforcedLimits bool `mapstructure:"allow_unenforced_limits"`
+	// SetupDir is where `pyexecd setup` keeps what it made for rootless
+	// servers (interpreter copies and their manifest).
+	SetupDir string `mapstructure:"setup_dir"`
 	// SandboxUID is the uid/gid (inside the jail) the user's code runs as.
 	SandboxUID int `mapstructure:"sandbox_uid"`
 }
@@ -185,7 +203,8 @@ type PoolConfig struct {
 
 // DepsConfig is the pip layer cache and the package index.
 type DepsConfig struct {
-	// CacheDir holds the content-addressed layers, absolute.
+	// CacheDir holds the content-addressed layers, absolute. Empty:
+	// /var/lib/pyexec/deps as root, ~/.cache/pyexec/deps rootless.
 	CacheDir string `mapstructure:"cache_dir"`
 	// CacheMaxMB caps the cache; least recently used layers go first. At
 	// least InstallDiskMB: a bigger layer would be evicted, and rebuilt,
@@ -272,18 +291,20 @@ func Defaults() Config {
 			Default: "3.12",
 		},
 		Jail: JailConfig{
-			StateDir:     "/run/pyexec",
+			Mode:         "auto",
+			StateDir:     "",
 			CgroupParent: "pyexec",
-			HostIDBase:   200000,
-			HostIDCount:  65536,
+			HostIDBase:   0,
+			HostIDCount:  0,
 			SandboxUID:   1000,
+			SetupDir:     "/var/lib/pyexec",
 		},
 		Pool: PoolConfig{
 			Sizes:  map[string]int{"3.12": 2},
 			MaxAge: 10 * time.Minute,
 		},
 		Deps: DepsConfig{
-			CacheDir:          "/var/lib/pyexec/deps",
+			CacheDir:          "",
 			CacheMaxMB:        2048,
 			IndexURL:          "",
 			ExtraIndexURLs:    []string{},
@@ -295,5 +316,67 @@ func Defaults() Config {
 			InstallMemoryMB:   1024,
 			InstallDiskMB:     2048,
 		},
+	}
+}
+
+// Runtime is what the defaults that depend on who runs the server are
+// resolved from (see Resolve).
+type Runtime struct {
+	// Rootless: the server runs as an ordinary user (jail.mode rootless, or
+	// auto and not root).
+	Rootless bool
+	// Home and XDGRuntimeDir are the user's $HOME and $XDG_RUNTIME_DIR.
+	Home, XDGRuntimeDir string
+	// SubIDCount is the size of the user's sub-id range (rootless only).
+	SubIDCount int
+}
+
+// RootlessMode tells whether mode ("auto", "root" or "rootless") means a
+// rootless server for effective uid euid.
+func RootlessMode(mode string, euid int) bool {
+	switch mode {
+	case "rootless":
+		return true
+	case "root":
+		return false
+	}
+	return euid != 0
+}
+
+// Resolve fills the defaults left empty (zero) that depend on rt: the
+// state and cache dirs and the id range.
+func (c *Config) Resolve(rt Runtime) {
+	j := &c.Jail
+	if rt.Rootless {
+		if j.StateDir == "" {
+			switch {
+			case rt.XDGRuntimeDir != "":
+				j.StateDir = rt.XDGRuntimeDir + "/pyexec"
+			case rt.Home != "":
+				j.StateDir = rt.Home + "/.cache/pyexec/run"
+			}
+		}
+		if c.Deps.CacheDir == "" && rt.Home != "" {
+			c.Deps.CacheDir = rt.Home + "/.cache/pyexec/deps"
+		}
+		if j.HostIDBase == 0 {
+			j.HostIDBase = 1
+		}
+		if j.HostIDCount == 0 {
+			j.HostIDCount = rt.SubIDCount
+		}
+		return
+	}
+	if j.StateDir == "" {
+		j.StateDir = "/run/pyexec"
+	}
+	if c.Deps.CacheDir == "" {
+		c.Deps.CacheDir = "/var/lib/pyexec/deps"
+	}
+	if j.HostIDBase == 0 {
+		j.HostIDBase = 200000
+	}
+	if j.HostIDCount == 0 {
+		j.HostIDCount = 65536
 	}
 }

@@ -48,8 +48,8 @@ func TestLoad(t *testing.T) {
 		{
 			name: "defaults only",
 			check: func(t *testing.T, c Config) {
-				if !reflect.DeepEqual(c, Defaults()) {
-					t.Errorf("got %+v, want Defaults()", c)
+				if !reflect.DeepEqual(c, resolvedDefaults()) {
+					t.Errorf("got %+v, want resolvedDefaults()", c)
 				}
 			},
 		},
@@ -58,7 +58,7 @@ func TestLoad(t *testing.T) {
 			file: "server:\n  port: 9000\nlimits:\n  max:\n    memory_mb: 4096\n" +
 				"deps:\n  extra_index_urls: [\"https://a.example/simple\"]\npool:\n  sizes:\n    \"3.11\": 1\n",
 			check: func(t *testing.T, c Config) {
-				want := Defaults()
+				want := resolvedDefaults()
 				want.Server.Port = 9000
 				want.Limits.Max.MemoryMB = 4096
 				want.Deps.ExtraIndexURLs = []string{"https://a.example/simple"}
@@ -78,7 +78,7 @@ func TestLoad(t *testing.T) {
 				"UNRELATED=x", "PYEXEC_UNKNOWN=ignored",
 			},
 			check: func(t *testing.T, c Config) {
-				want := Defaults()
+				want := resolvedDefaults()
 				want.Server.Port = 9100
 				want.Execution.QueueSize = 7
 				want.Deps.IndexURL = "https://pypi.example/simple"
@@ -98,7 +98,7 @@ func TestLoad(t *testing.T) {
 				"PYEXEC_DEFAULT_CPU_SHARES=512", "PYEXEC_AUTO_DETECT_IMPORTS=false", "PYEXEC_CLEANUP_TTL=3600",
 			},
 			check: func(t *testing.T, c Config) {
-				want := Defaults()
+				want := resolvedDefaults()
 				want.Server.Host = "0.0.0.0"
 				want.Server.Port = 8000
 				want.Log.Level = "debug"
@@ -260,5 +260,56 @@ func TestDurations(t *testing.T) {
 				t.Errorf("cleanup_ttl = %s, want %s", c.Execution.CleanupTTL, tt.want)
 			}
 		})
+	}
+}
+
+// resolvedDefaults is what Load returns with no sources: the defaults,
+// resolved as for root.
+func resolvedDefaults() Config {
+	c := Defaults()
+	c.Resolve(Runtime{})
+	return c
+}
+
+func TestResolve(t *testing.T) {
+	tests := []struct {
+		name            string
+		rt              Runtime
+		state, cache    string
+		idBase, idCount int
+	}{
+		{name: "root", rt: Runtime{}, state: "/run/pyexec", cache: "/var/lib/pyexec/deps", idBase: 200000, idCount: 65536},
+		{name: "rootless with XDG", rt: Runtime{Rootless: true, Home: "/home/u", XDGRuntimeDir: "/run/user/1000", SubIDCount: 65536},
+			state: "/run/user/1000/pyexec", cache: "/home/u/.cache/pyexec/deps", idBase: 1, idCount: 65536},
+		{name: "rootless without XDG", rt: Runtime{Rootless: true, Home: "/home/u", SubIDCount: 4096},
+			state: "/home/u/.cache/pyexec/run", cache: "/home/u/.cache/pyexec/deps", idBase: 1, idCount: 4096},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Defaults()
+			c.Resolve(tt.rt)
+			if c.Jail.StateDir != tt.state || c.Deps.CacheDir != tt.cache || c.Jail.HostIDBase != tt.idBase || c.Jail.HostIDCount != tt.idCount {
+				t.Errorf("got state %q cache %q ids %d+%d", c.Jail.StateDir, c.Deps.CacheDir, c.Jail.HostIDBase, c.Jail.HostIDCount)
+			}
+		})
+	}
+	// Values given are kept.
+	c := Defaults()
+	c.Jail.StateDir, c.Jail.HostIDBase = "/srv/state", 7
+	c.Resolve(Runtime{Rootless: true, Home: "/home/u", SubIDCount: 10})
+	if c.Jail.StateDir != "/srv/state" || c.Jail.HostIDBase != 7 {
+		t.Errorf("given values replaced: %q %d", c.Jail.StateDir, c.Jail.HostIDBase)
+	}
+}
+
+func TestRootlessMode(t *testing.T) {
+	for _, tt := range []struct {
+		mode string
+		euid int
+		want bool
+	}{{"auto", 0, false}, {"auto", 1000, true}, {"root", 1000, false}, {"rootless", 0, true}} {
+		if got := RootlessMode(tt.mode, tt.euid); got != tt.want {
+			t.Errorf("RootlessMode(%q, %d) = %v", tt.mode, tt.euid, got)
+		}
 	}
 }

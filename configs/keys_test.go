@@ -16,7 +16,7 @@ func TestSampleMatchesDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load(pyexec.yaml): %v", err)
 	}
-	if want := Defaults(); !reflect.DeepEqual(c, want) {
+	if want := resolvedDefaults(); !reflect.DeepEqual(c, want) {
 		t.Errorf("pyexec.yaml gives\n%+v\nDefaults() is\n%+v", c, want)
 	}
 }
@@ -94,7 +94,10 @@ func envSamples() map[string]string {
 		"interpreters.paths":              "/usr/bin/python3.11",
 		"interpreters.system":             "false",
 		"interpreters.default":            "3.11",
+		"jail.mode":                       "root",
 		"jail.state_dir":                  "/tmp/pyexec",
+		"jail.allow_unenforced_limits":    "true",
+		"jail.setup_dir":                  "/srv/pyexec",
 		"jail.cgroup_parent":              "svc/pyexec",
 		"jail.host_id_base":               "300000",
 		"jail.host_id_count":              "70000",

@@ -23,6 +23,10 @@ type LoadOptions struct {
 	// Flags, if not nil, is searched for the flags "host", "port" and
 	// "log-level"; those given on the command line override everything else.
 	Flags *pflag.FlagSet
+	// Runtime, if not nil, resolves the defaults that depend on who runs
+	// the server (Config.Resolve) before validation; it gets the resolved
+	// jail.mode. Nil: resolved as for root.
+	Runtime func(mode string) Runtime
 }
 
 // Load builds the Config from, in rising order of precedence, Defaults(),
@@ -65,6 +69,11 @@ func Load(opts LoadOptions) (Config, error) {
 	}
 	cfg.Log.Level = strings.ToLower(cfg.Log.Level)
 	cfg.Log.Format = strings.ToLower(cfg.Log.Format)
+	var rt Runtime
+	if opts.Runtime != nil {
+		rt = opts.Runtime(cfg.Jail.Mode)
+	}
+	cfg.Resolve(rt)
 	if err := cfg.Validate(); err != nil {
 		return Config{}, err
 	}

@@ -130,7 +130,13 @@ func (i InterpreterConfig) validate(p *problems) {
 }
 
 func (j JailConfig) validate(p *problems) {
+	switch j.Mode {
+	case "auto", "root", "rootless":
+	default:
+		p.add("jail.mode", "must be auto, root or rootless, got %q", j.Mode)
+	}
 	absolute(p, "jail.state_dir", j.StateDir)
+	absolute(p, "jail.setup_dir", j.SetupDir)
 	switch {
 	case strings.TrimSpace(j.CgroupParent) == "":
 		p.add("jail.cgroup_parent", "must not be empty")

@@ -10,8 +10,8 @@ import (
 )
 
 func TestDefaultsValidate(t *testing.T) {
-	if err := Defaults().Validate(); err != nil {
-		t.Fatalf("Defaults().Validate() = %v", err)
+	if err := resolvedDefaults().Validate(); err != nil {
+		t.Fatalf("resolvedDefaults().Validate() = %v", err)
 	}
 }
 
@@ -93,7 +93,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := Defaults()
+			c := resolvedDefaults()
 			tt.mutate(&c)
 			err := c.Validate()
 			if tt.wantKey == "" {
@@ -113,7 +113,7 @@ func TestValidate(t *testing.T) {
 }
 
 func TestValidateReportsAll(t *testing.T) {
-	c := Defaults()
+	c := resolvedDefaults()
 	c.Server.Port = 0
 	c.Jail.StateDir = "relative"
 	err := c.Validate()
@@ -125,7 +125,7 @@ func TestValidateReportsAll(t *testing.T) {
 }
 
 func TestResolvers(t *testing.T) {
-	c := Defaults()
+	c := resolvedDefaults()
 	if got, want := c.Execution.MaxConcurrentResolved(), 2*runtime.NumCPU(); got != want {
 		t.Errorf("MaxConcurrentResolved() = %d, want %d", got, want)
 	}

@@ -82,8 +82,11 @@ static void pyexec_serve_rlimits(void) {
 //    server closes descriptor 3 or dies. Jails join it.
 //  - _PYEXEC_AWAIT_IDMAP=1: the server re-executed itself into a new user
 //    namespace (rootless mode); wait until its parent has run newuidmap
-//    and newgidmap, then go on as the namespace's root.
-__attribute__((constructor)) static void pyexec_preinit(void) {
+//    and newgidmap, then execute itself once more, as the namespace's
+//    root.
+__attribute__((constructor)) static void pyexec_preinit(int argc, char **argv, char **envp) {
+	(void)argc;
+	(void)envp;
 	const char *holder = getenv("_PYEXEC_USERNS_HOLDER");
 	const char *await = getenv("_PYEXEC_AWAIT_IDMAP");
 	if (holder != NULL && strcmp(holder, "1") == 0) {
@@ -97,6 +100,12 @@ __attribute__((constructor)) static void pyexec_preinit(void) {
 		unsetenv("_PYEXEC_AWAIT_IDMAP");
 		pyexec_wait_for_maps();
 		close(3);
+		// This process was executed before its uid was mapped, so it has
+		// no capabilities; executed again as the namespace's root, it has
+		// all of them (in its namespace only).
+		extern char **environ;
+		execve("/proc/self/exe", argv, environ);
+		_exit(123);
 	}
 }
 */
