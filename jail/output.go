@@ -3,6 +3,7 @@ package jail
 import (
 	"io"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -14,9 +15,11 @@ const floodMargin = 16 << 20
 
 // capture reads r to its end, keeping at most max bytes and counting the
 // rest, so a flood costs the server no more memory than max. Past
-// max+floodMargin it calls onFlood once.
+// max+floodMargin it calls onFlood once. snapshot shows what it kept
+// while it reads.
 type capture struct {
 	max     atomic.Int64 // set again by Activate before a warm jail writes
+	mu      sync.Mutex   // guards buf and total while read runs
 	buf     []byte
 	total   int64
 	done    chan struct{}
@@ -37,19 +40,24 @@ func (c *capture) read(r *os.File) {
 	for {
 		n, err := r.Read(chunk)
 		if n > 0 {
+			limit := c.max.Load()
+			c.mu.Lock()
 			before := c.total
 			c.total += int64(n)
-			limit := c.max.Load()
 			if room := limit - int64(len(c.buf)); room > 0 {
 				c.buf = append(c.buf, chunk[:min(int64(n), room)]...)
 			}
-			if c.onFlood != nil && before <= limit+floodMargin && c.total > limit+floodMargin {
+			total := c.total
+			c.mu.Unlock()
+			if c.onFlood != nil && before <= limit+floodMargin && total > limit+floodMargin {
 				c.onFlood()
 			}
 		}
 		if err != nil {
 			if err != io.EOF {
+				c.mu.Lock()
 				c.total = max(c.total, int64(len(c.buf)))
+				c.mu.Unlock()
 			}
 			return
 		}
@@ -65,6 +73,15 @@ func (c *capture) peek() ([]byte, int64, bool) {
 	case <-time.After(100 * time.Millisecond):
 		return nil, 0, false
 	}
+}
+
+// snapshot returns a copy of what was kept so far and whether bytes were
+// dropped, without waiting: at most max bytes, one copy per call. It is
+// safe from any goroutine, while read runs and after.
+func (c *capture) snapshot() (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return string(c.buf), c.total > int64(len(c.buf))
 }
 
 // wait returns what was kept, the total size, and whether bytes were dropped.

@@ -179,6 +179,12 @@ func (s *slot) refill() {
 // ready or the pooled jail could not take the request: run it cold then.
 // Cancelling ctx kills the jail.
 func (p *Pool) Run(ctx context.Context, key string, a Activation) (res Result, ok bool, err error) {
+	return p.RunWatched(ctx, key, a, nil)
+}
+
+// RunWatched is Run that calls started (when not nil) with the jail once
+// it has its request, before waiting for it (see Manager.RunWatched).
+func (p *Pool) RunWatched(ctx context.Context, key string, a Activation, started func(*Jail)) (res Result, ok bool, err error) {
 	j, s := p.take(key)
 	if j == nil {
 		return Result{}, false, nil
@@ -190,6 +196,9 @@ func (p *Pool) Run(ctx context.Context, key string, a Activation) (res Result, o
 			return Result{}, false, nil
 		}
 		return Result{}, false, fmt.Errorf("pooled jail: %w", err)
+	}
+	if started != nil {
+		started(j)
 	}
 	stop := context.AfterFunc(ctx, j.Kill)
 	defer stop()

@@ -62,11 +62,21 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Network: job.Limits.Network,
 		Report:  true,
 	}
-	res, err := r.execute(ctx, in, run, spec)
+	res, err := r.execute(ctx, in, run, spec, watcher(job))
 	if err != nil {
 		return server.Outcome{}, fmt.Errorf("run job %s: %w", job.ID, err)
 	}
 	return outcome(job, in, res, r.log), nil
+}
+
+// watcher shows the server a running jail's output (server.Job.Watch).
+func watcher(job server.Job) func(*jail.Jail) {
+	if job.Watch == nil {
+		return nil
+	}
+	return func(j *jail.Jail) {
+		job.Watch(func() server.Output { return server.Output(j.Output()) })
+	}
 }
 
 // outcome reads a jail's result and the bootstrap's report into the

@@ -12,13 +12,14 @@ import (
 )
 
 // execute runs spec in a pooled jail when the warm path gives the same
-// result as a cold one, else in a fresh jail.
-func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, run interpreters.Run, spec jail.Spec) (jail.Result, error) {
+// result as a cold one, else in a fresh jail. started, when not nil, gets
+// the jail once the code runs.
+func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, run interpreters.Run, spec jail.Spec, started func(*jail.Jail)) (jail.Result, error) {
 	if r.pool != nil && warmable(spec, r.pool.DiskBytes(in.Version)) {
-		res, ok, err := r.pool.Run(ctx, in.Version, jail.Activation{
+		res, ok, err := r.pool.RunWatched(ctx, in.Version, jail.Activation{
 			Files: spec.Files, Stdin: spec.Stdin, Limits: spec.Limits,
 			Control: interpreters.EncodeRequest(run, spec.Env),
-		})
+		}, started)
 		if ok {
 			return res, err
 		}
@@ -26,7 +27,7 @@ func (r *jailRunner) execute(ctx context.Context, in interpreters.Interpreter, r
 			r.log.Warn("pooled jail failed; running cold", "err", err)
 		}
 	}
-	return r.jails.Run(ctx, spec)
+	return r.jails.RunWatched(ctx, spec, started)
 }
 
 // warmable reports whether a pooled jail (started without network, with
