@@ -92,7 +92,7 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
-	reqs, err := parseRequirements("requirements_txt", req.RequirementsTxt)
+	reqs, err := jobRequirements("requirements_txt", req.RequirementsTxt, t, "files: requirements.txt")
 	if err != nil {
 		return Job{}, err
 	}

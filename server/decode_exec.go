@@ -133,7 +133,7 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	if err := checkDisk(t.files, limits); err != nil {
 		return Job{}, err
 	}
-	reqs, err := parseRequirements("metadata.requirements_txt", md.RequirementsTxt)
+	reqs, err := jobRequirements("metadata.requirements_txt", md.RequirementsTxt, t, "requirements.txt in the archive")
 	if err != nil {
 		return Job{}, err
 	}

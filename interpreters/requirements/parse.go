@@ -117,7 +117,9 @@ func lineError(n int, text, format string, args ...any) *Error {
 // optional [extras], optional version specifiers, optional "; marker".
 // Pip options ("-e", "--index-url", "-r" ...), URLs, paths, "name @ url"
 // direct references and shell metacharacters are refused with an *Error.
+// A leading UTF-8 byte order mark is ignored, as pip ignores it.
 func Parse(text string) (List, error) {
+	text = strings.TrimPrefix(text, "\ufeff")
 	var l List
 	type key struct{ name, marker string }
 	at := map[key]int{}

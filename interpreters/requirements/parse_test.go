@@ -24,6 +24,7 @@ func TestParse(t *testing.T) {
 		{"hash inside a word is not a comment", "a#b", "", false},
 		{"continuation", "numpy \\\n  ==1.0", "numpy==1.0\n", false},
 		{"CRLF", "b==1\r\na\r\n", "a\nb==1\n", false},
+		{"byte order mark", "\ufeffnumpy\r\n", "numpy\n", false},
 		{"duplicates merge", "a>=1\nA<2\na[x]", "a[x]<2,>=1\n", false},
 		{"same name, other marker", "a; os_name == 'nt'\na", "a\na; os_name == \"nt\"\n", false},
 		{"wildcards and odd versions", "p1==1.*\np2!=1.2.*\np3~=1.4.2\np4===foo\np5==1.0+local.1\np6==1!2.0\np7==2.0RC1\np8==1.0.post1.dev2",
