@@ -42,10 +42,8 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Entrypoint: job.Entrypoint, Args: job.Args,
 		EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
 	}
-	if layer != nil {
-		defer layer.Release()
-		run.Layers = []string{layer.Path()}
-	}
+	defer layer.release()
+	run.Layers = layer.paths()
 	spec := jail.Spec{
 		Args:   in.Command(run),
 		Env:    jobEnv(in, job.Env),
@@ -66,7 +64,9 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 	if err != nil {
 		return server.Outcome{}, fmt.Errorf("run job %s: %w", job.ID, err)
 	}
-	return outcome(job, in, res, r.log), nil
+	out := outcome(job, in, res, r.log)
+	out.Stderr = layer.stderr(out.Stderr)
+	return out, nil
 }
 
 // watcher shows the server a running jail's output (server.Job.Watch).

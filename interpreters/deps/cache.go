@@ -40,6 +40,8 @@ type Cache struct {
 	total   int64 // bytes of the layers
 	started int   // builds started, for tests
 	built   int   // installs completed, for tests
+
+	memo *memo // outcomes of detected imports (detected.go)
 }
 
 type layer struct {
@@ -73,6 +75,7 @@ func New(cfg Config, jails Jails) (*Cache, error) {
 		slots:  make(chan struct{}, cfg.MaxInstalls),
 		layers: map[string]*layer{},
 		builds: map[string]*build{},
+		memo:   newMemo(memoTTL, memoMax),
 	}
 	// Traversable, not listable: jails reach a layer only by its key.
 	for _, dir := range []string{cfg.Dir, cfg.layersDir()} {

@@ -625,3 +625,51 @@ func TestRunDuringBuild(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestAutoDetectBestEffort checks detected imports with the real pip: an
+// import name that an explicit distribution provides is not installed
+// again (pip would find no "widgets"), and detected packages that are not
+// on the index, or do not install, are left out while the rest installs;
+// a second request runs no pip.
+func TestAutoDetectBestEffort(t *testing.T) {
+	e := testEnv(t)
+	in := e.python(t, "3.12")
+	c := e.cache(t, e.config(t))
+	code := `import widgets
+try:
+    import notonindex
+except ImportError:
+    notonindex = None
+import yaml
+try:
+    import pyx_broken
+except ImportError:
+    pyx_broken = None
+print(widgets.NAME, "/", yaml.FAKE, "/", notonindex, pyx_broken)
+`
+	detected := requirements.Detect([]requirements.File{{Path: "main.py", Data: []byte(code)}}, "main.py", in.Stdlib, in.Installed)
+	explicit := parse(t, "acme-widgets==1.0")
+	for round := range 2 {
+		started := c.started
+		lease, skips, err := c.AcquireDetected(context.Background(), in, explicit, detected)
+		if err != nil {
+			var ie *InstallError
+			if errors.As(err, &ie) {
+				t.Fatalf("round %d: %v\n%s", round, err, ie.Output)
+			}
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if len(skips) != 2 || skips[0] != (Skip{Name: "notonindex", Kind: SkipNotOnIndex}) ||
+			skips[1].Name != "pyx-broken" || skips[1].Kind != SkipFailed || !strings.Contains(skips[1].Reason, "pyx-gone") {
+			t.Errorf("round %d: skips %+v", round, skips)
+		}
+		if got := e.run(t, in, lease, code); got != "acme widgets / PyYAML from the test index / None None" {
+			t.Errorf("round %d: got %q", round, got)
+		}
+		if round == 1 && c.started != started {
+			t.Errorf("the second request started %d builds", c.started-started)
+		}
+		t.Logf("round %d: %d builds", round, c.started-started)
+		lease.Release()
+	}
+}

@@ -126,11 +126,14 @@ func (c *Cache) startBuild(tag string) (tmp, out string, err error) {
 
 // buildTmpfsOptions are the mount options of a build's tmpfs: the install
 // disk size, one inode per 4 KiB of it (as many files as could hold a
-// block each; the copy into the cache charges a block per entry), owned
-// by the jails' sandbox user.
+// block each; the copy into the cache charges a block per entry),
+// writable by every uid: each jail's sandbox user has host ids of its own
+// (jail: one user namespace per slot), unknown before the jail starts.
+// Only the install jail sees the tmpfs (its build directory is root's
+// alone, 0700), and what it wrote is copied as the server's own.
 func (c *Cache) buildTmpfsOptions() string {
 	size, uid := c.cfg.InstallDiskBytes, c.cfg.OwnerUID
-	return fmt.Sprintf("size=%d,nr_inodes=%d,mode=0755,uid=%d,gid=%d", size, max(size/4096, 1024), uid, uid)
+	return fmt.Sprintf("size=%d,nr_inodes=%d,mode=0777,uid=%d,gid=%d", size, max(size/4096, 1024), uid, uid)
 }
 
 // installSpec is the install jail: the interpreter's pip, writing only to

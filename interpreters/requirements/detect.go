@@ -190,11 +190,22 @@ func providers(top, dist string, alts []string) []string {
 // With returns l plus a requirement for each import that no requirement of
 // l already satisfies: the user's own lines (and pins) win.
 func (l List) With(imports []Import) List {
+	var add []Requirement
+	for _, imp := range l.Unsatisfied(imports) {
+		add = append(add, Requirement{Name: Canonical(imp.Dist)})
+	}
+	return l.Add(add...)
+}
+
+// Unsatisfied returns the imports that no requirement of l satisfies (none
+// names a provider of the module), each distribution once, in order, with
+// Dist canonical; an import whose Dist is not a valid name is left out.
+func (l List) Unsatisfied(imports []Import) []Import {
 	named := map[string]bool{}
 	for _, r := range l.Reqs {
 		named[r.Name] = true
 	}
-	out := List{Reqs: append([]Requirement(nil), l.Reqs...), NoDetect: l.NoDetect}
+	var out []Import
 	for _, imp := range imports {
 		satisfied := false
 		for _, p := range imp.Providers {
@@ -208,7 +219,20 @@ func (l List) With(imports []Import) List {
 			continue
 		}
 		named[c] = true
-		out.Reqs = append(out.Reqs, Requirement{Name: c})
+		imp.Dist = c
+		out = append(out, imp)
+	}
+	return out
+}
+
+// Add returns l plus reqs, sorted; a requirement whose name and marker l
+// already has is left out (l's wins). l is not changed.
+func (l List) Add(reqs ...Requirement) List {
+	out := List{Reqs: append([]Requirement(nil), l.Reqs...), NoDetect: l.NoDetect}
+	for _, r := range reqs {
+		if !slices.ContainsFunc(out.Reqs, func(o Requirement) bool { return o.Name == r.Name && o.Marker == r.Marker }) {
+			out.Reqs = append(out.Reqs, r)
+		}
 	}
 	sortReqs(out.Reqs)
 	return out

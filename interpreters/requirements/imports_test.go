@@ -263,3 +263,31 @@ func TestWith(t *testing.T) {
 		t.Errorf("empty With nil = %v", empty)
 	}
 }
+
+func TestUnsatisfied(t *testing.T) {
+	l, err := Parse("acme-widgets==1.0\nPillow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := []File{{Path: "main.py", Data: []byte("import widgets, numpy\nfrom PIL import Image\nimport Foo_Bar.x, foo_bar\n")}}
+	var got []string
+	for _, imp := range l.Unsatisfied(Detect(src, "main.py", nil)) {
+		got = append(got, imp.Module+"="+imp.Dist)
+	}
+	// pillow is named; widgets is not (acme-widgets may provide it: only
+	// its installed files can tell); one entry per distribution, canonical.
+	if want := []string{"widgets=widgets", "numpy=numpy", "Foo_Bar.x=foo-bar"}; !slices.Equal(got, want) {
+		t.Errorf("Unsatisfied = %q, want %q", got, want)
+	}
+}
+
+func TestAdd(t *testing.T) {
+	l, err := Parse("b==1\n-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := l.Add(Requirement{Name: "c"}, Requirement{Name: "a"}, Requirement{Name: "b"})
+	if got.Text() != "a\nb==1\nc\n" || !got.NoDetect || l.Text() != "b==1\n" {
+		t.Errorf("Add = %q (NoDetect %v), l = %q", got.Text(), got.NoDetect, l.Text())
+	}
+}

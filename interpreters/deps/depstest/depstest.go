@@ -94,6 +94,10 @@ func (w Wheel) Zip() ([]byte, error) {
 //	                       os.environ["PYX_PTH_RAN"] = "1"
 //	PyYAML 6.0.99          module yaml (an import name that is not the
 //	                       distribution's), yaml.FAKE
+//	acme-widgets 1.0       module widgets (no distribution of the index is
+//	                       named so), widgets.NAME = "acme widgets"
+//	pyx-broken 1.0         module pyx_broken, depends on pyx-gone, which
+//	                       the index lacks: it never installs
 func Wheels() []Wheel {
 	return []Wheel{
 		{Dist: "pyx-base", Version: "1.0", Files: map[string]string{"pyx_base/__init__.py": "VERSION = \"1.0\"\n"}},
@@ -107,6 +111,12 @@ func Wheels() []Wheel {
 		}},
 		{Dist: "PyYAML", Version: "6.0.99", Files: map[string]string{
 			"yaml/__init__.py": "FAKE = \"PyYAML from the test index\"\n",
+		}},
+		{Dist: "acme-widgets", Version: "1.0", Files: map[string]string{
+			"widgets/__init__.py": "NAME = \"acme widgets\"\n",
+		}},
+		{Dist: "pyx-broken", Version: "1.0", Requires: []string{"pyx-gone"}, Files: map[string]string{
+			"pyx_broken.py": "BROKEN = True\n",
 		}},
 	}
 }
