@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -47,16 +48,43 @@ func run(args, env []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pyexecd", version)
 		return 0
 	}
-	cfg, err := configs.Load(configs.LoadOptions{ConfigFile: *configFile, Env: env, Flags: fs})
+	var (
+		w      who
+		whoErr error
+	)
+	cfg, err := configs.Load(configs.LoadOptions{ConfigFile: *configFile, Env: env, Flags: fs,
+		Runtime: func(mode string) configs.Runtime {
+			w, whoErr = lookupWho(mode)
+			return runtimeOf(w, env)
+		}})
+	if whoErr != nil {
+		fmt.Fprintln(stderr, "pyexecd:", whoErr)
+		return 2
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "pyexecd: config:", err)
 		return 2
 	}
 	log := newLogger(cfg.Log, stderr)
+	if w.rootless && !w.inside {
+		// The server proper runs inside its user namespace; this process
+		// only waits for it.
+		code, err := jail.EnterRootless(w.ids, append([]string{"pyexecd"}, args...), env)
+		if err != nil {
+			log.Error("pyexecd: rootless start failed", "err", err)
+			return 1
+		}
+		return code
+	}
 	if err := jail.ReexecSealed(); err != nil {
 		log.Warn("running unsealed: every jail start copies the binary", "err", err)
 	}
-	if err := serve(cfg, env, log); err != nil {
+	// After the re-exec, so that it is logged once.
+	if names := configs.IgnoredEnv(env); len(names) > 0 {
+		log.Warn("ignoring python-executor settings that mean nothing here (no Docker containers; records are kept in memory, not in Consul)",
+			"vars", strings.Join(names, ","))
+	}
+	if err := serve(cfg, w, env, log); err != nil {
 		log.Error("pyexecd stopped", "err", err)
 		return 1
 	}
@@ -71,7 +99,7 @@ func newLogger(c configs.LogConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(cfg configs.Config, env []string, log *slog.Logger) error {
+func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -79,8 +107,16 @@ func serve(cfg configs.Config, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("cgroups: %w", err)
 	}
+	paths := cfg.Interpreters.Paths
+	if w.inside {
+		relocated, err := rootlessMounts(cfg)
+		if err != nil {
+			return fmt.Errorf("rootless: %w", err)
+		}
+		paths = append(append([]string(nil), paths...), relocated...)
+	}
 	interps, err := interpreters.Discover(ctx, interpreters.Options{
-		Roots: cfg.Interpreters.Roots, Paths: cfg.Interpreters.Paths, System: cfg.Interpreters.System,
+		Roots: cfg.Interpreters.Roots, Paths: paths, System: cfg.Interpreters.System,
 		Default: cfg.Interpreters.Default, BaseMounts: jail.DefaultBaseMounts(), Env: env, Logger: log,
 	})
 	if err != nil {
