@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -78,11 +77,6 @@ func run(args, env []string, stderr io.Writer) int {
 	}
 	if err := jail.ReexecSealed(); err != nil {
 		log.Warn("running unsealed: every jail start copies the binary", "err", err)
-	}
-	// After the re-exec, so that it is logged once.
-	if names := configs.IgnoredEnv(env); len(names) > 0 {
-		log.Warn("ignoring python-executor settings that mean nothing here (no Docker containers; records are kept in memory, not in Consul)",
-			"vars", strings.Join(names, ","))
 	}
 	if err := serve(cfg, w, env, log); err != nil {
 		log.Error("pyexecd stopped", "err", err)
