@@ -118,6 +118,9 @@ func (m *Manager) Mode() Mode { return m.mode }
 // Controllers reports which limits are enforced.
 func (m *Manager) Controllers() Controllers { return m.b.controllers() }
 
+// Parent is the parent group's absolute cgroup path, e.g. "/pyexec".
+func (m *Manager) Parent() string { return m.parent }
+
 // Create makes the group name below the parent with limits l.
 func (m *Manager) Create(name string, l Limits) (*Group, error) {
 	if !validName(name) {

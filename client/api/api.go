@@ -158,6 +158,53 @@ type Enforcement struct {
 	MemoryLimit   bool     `json:"memory_limit"`
 	CPULimit      bool     `json:"cpu_limit"`
 	PidsLimit     bool     `json:"pids_limit"`
+	// Mode is "root" (pyexecd runs as host root) or "rootless" (as an
+	// ordinary user, in a user namespace mapped from its sub-id ranges).
+	Mode string `json:"mode,omitempty"`
+	// IDs are the host ids jails run as.
+	IDs *IDMap `json:"ids,omitempty"`
+	// Cgroup is where the jails' groups live.
+	Cgroup *CgroupInfo `json:"cgroup,omitempty"`
+	// Limits says, for each limit, whether it is enforced and by what.
+	Limits []LimitEnforcement `json:"limits,omitempty"`
+	// UserNamespaceSysctls are the budgets of each jail's own user
+	// namespace (/proc/sys/user/max_*).
+	UserNamespaceSysctls map[string]string `json:"userns_sysctls,omitempty"`
+	// Devices are the only devices a jail can open (cgroup device rules).
+	Devices []string `json:"devices,omitempty"`
+	// SupplementaryGroups is empty: jails keep none of the server's groups.
+	SupplementaryGroups []int `json:"supplementary_groups"`
+}
+
+// IDMap is the host id range jails map onto (ours).
+type IDMap struct {
+	// FirstHostID and Count are the range, in host ids.
+	FirstHostID int `json:"first_host_id"`
+	Count       int `json:"count"`
+	// Jail slot n (one per concurrent jail) owns its user namespace as
+	// host uid FirstHostID+2n and runs the code as FirstHostID+2n+1.
+	IDsPerJail int `json:"ids_per_jail"`
+	// SandboxUID is the uid the code sees itself as inside the jail.
+	SandboxUID int `json:"sandbox_uid"`
+	// CodeHostUIDs describes the host uids code runs as.
+	CodeHostUIDs string `json:"code_host_uids"`
+	// NamespaceOwner says who owns the jails' user namespaces (never root).
+	NamespaceOwner string `json:"namespace_owner"`
+}
+
+// CgroupInfo is the jails' cgroup parent (ours).
+type CgroupInfo struct {
+	Version string `json:"version"` // "v1", "hybrid" or "v2"
+	Parent  string `json:"parent"`  // the parent group's path
+	// Delegated: the server is not root and uses a group root gave it.
+	Delegated bool `json:"delegated"`
+}
+
+// LimitEnforcement is one limit: whether every jail has it, and how (ours).
+type LimitEnforcement struct {
+	Name     string `json:"name"`
+	Enforced bool   `json:"enforced"`
+	By       string `json:"by"`
 }
 
 // PoolSlot reports the warm jails kept for one interpreter version.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -101,6 +102,16 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("cgroups: %w", err)
 	}
+	// Fail closed: no memory or pids limit, no jails, unless the operator
+	// says otherwise (then /health names what is not applied).
+	limitsOff := unenforced(cg.Controllers())
+	if len(limitsOff) > 0 && !cfg.Jail.AllowUnenforcedLimits {
+		for _, l := range limitsOff {
+			if l == "memory" || l == "pids" {
+				return fmt.Errorf("cgroups: the %s limits cannot be enforced here (%s cgroup parent %s); delegate the controllers or set jail.allow_unenforced_limits", strings.Join(limitsOff, " and "), cg.Mode(), cg.Parent())
+			}
+		}
+	}
 	paths := cfg.Interpreters.Paths
 	if w.inside {
 		relocated, err := rootlessMounts(cfg)
@@ -165,7 +176,6 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	}
 	defer pool.Close()
 
-	ctl := cg.Controllers()
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
 		Max:               maxValues(cfg.Limits),
@@ -178,15 +188,10 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
 		Version:           version,
-		Enforcement: api.Enforcement{
-			UserNamespace: true, Seccomp: true, NoNewPrivs: true,
-			Namespaces:  []string{"user", "mount", "pid", "ipc", "uts", "cgroup", "net"},
-			CgroupMode:  cg.Mode().String(),
-			MemoryLimit: ctl.Memory, CPULimit: ctl.CPU, PidsLimit: ctl.Pids,
-		},
-		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
-		Layers:     layersAPI{layers},
-		Logger:     log,
+		Enforcement:       enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff),
+		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		Layers:            layersAPI{layers},
+		Logger:            log,
 	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)

@@ -55,15 +55,10 @@ func runtimeOf(w who, env []string) configs.Runtime {
 
 // mappedIDs counts the ids above 0 that this process's user namespace maps.
 func mappedIDs() int {
-	b, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil {
-		return 0
-	}
 	n := 0
-	for line := range strings.SplitSeq(strings.TrimSpace(string(b)), "\n") {
-		var inside, outside, count int
-		if _, err := fmt.Sscan(line, &inside, &outside, &count); err == nil && inside > 0 {
-			n += count
+	for _, r := range uidMap() {
+		if r.inside > 0 {
+			n += r.count
 		}
 	}
 	return n
