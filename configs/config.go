@@ -156,7 +156,10 @@ type InterpreterConfig struct {
 	Paths []string `mapstructure:"paths"`
 	// System also looks at /usr/bin/python3.X and /usr/local/bin/python3.X.
 	System bool `mapstructure:"system"`
-	// Default is the version series used when a request names none, "3.12".
+	// Default is the version series used when a request names none:
+	// "3.12", or a python image that names one, as python-executor's
+	// PYEXEC_DEFAULT_IMAGE does ("python:3.12-slim"). The interpreters
+	// found must include it.
 	Default string `mapstructure:"default"`
 }
 
@@ -195,7 +198,9 @@ type JailConfig struct {
 // PoolConfig is the pool of pre-started jails.
 type PoolConfig struct {
 	// Sizes maps a version series ("3.12") to the number of jails kept ready.
-	// A series absent or zero has no pool.
+	// A series absent or zero has no pool. When neither the file nor the
+	// environment sets it, Load keeps 2 jails of the series of
+	// Interpreters.Default.
 	Sizes map[string]int `mapstructure:"sizes"`
 	// MaxAge is how long a pooled jail may wait before it is replaced.
 	MaxAge time.Duration `mapstructure:"max_age"`
@@ -241,6 +246,12 @@ type DepsConfig struct {
 	// layer being built and of the install jail's /tmp.
 	InstallDiskMB int `mapstructure:"install_disk_mb"`
 }
+
+// The default interpreter series and the pool kept for it.
+const (
+	defaultPython   = "3.12"
+	defaultPoolSize = 2
+)
 
 // Defaults is the configuration in code; configs/pyexec.yaml mirrors it.
 func Defaults() Config {
@@ -288,7 +299,7 @@ func Defaults() Config {
 			Roots:   []string{},
 			Paths:   []string{},
 			System:  true,
-			Default: "3.12",
+			Default: defaultPython,
 		},
 		Jail: JailConfig{
 			Mode:         "auto",
@@ -300,7 +311,7 @@ func Defaults() Config {
 			SetupDir:     "/var/lib/pyexec",
 		},
 		Pool: PoolConfig{
-			Sizes:  map[string]int{"3.12": 2},
+			Sizes:  map[string]int{defaultPython: defaultPoolSize},
 			MaxAge: 10 * time.Minute,
 		},
 		Deps: DepsConfig{

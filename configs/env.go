@@ -2,6 +2,7 @@ package configs
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -21,7 +22,39 @@ func legacyEnv() map[string]string {
 		"PYEXEC_DEFAULT_CPU_SHARES":  "limits.default.cpu_shares",
 		"PYEXEC_AUTO_DETECT_IMPORTS": "execution.auto_detect_imports",
 		"PYEXEC_CLEANUP_TTL":         "execution.cleanup_ttl",
+		"PYEXEC_DEFAULT_IMAGE":       "interpreters.default", // python:3.11-slim selects 3.11
 	}
+}
+
+// ignoredEnv are python-executor's variables that mean nothing here:
+// pyexec starts no Docker containers (socket, network mode, DNS servers of
+// the containers) and keeps its records in memory (Consul). Names ending
+// in "_" are prefixes.
+func ignoredEnv() []string {
+	return []string{"PYEXEC_DOCKER_SOCKET", "PYEXEC_NETWORK_MODE", "PYEXEC_DNS_SERVERS", "PYEXEC_CONSUL_"}
+}
+
+// IgnoredEnv returns, sorted, the names of python-executor's variables set
+// in env ("NAME=value" pairs) that pyexec does not use: PYEXEC_DOCKER_SOCKET,
+// PYEXEC_NETWORK_MODE, PYEXEC_DNS_SERVERS and PYEXEC_CONSUL_*. A variable set
+// to "" is not reported: python-executor ignores it too. Load ignores these
+// variables; cmd/ warns about them.
+func IgnoredEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || val == "" || slices.Contains(out, name) {
+			continue
+		}
+		for _, ig := range ignoredEnv() {
+			if name == ig || strings.HasSuffix(ig, "_") && strings.HasPrefix(name, ig) {
+				out = append(out, name)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // flagKeys maps the command-line flags Load honours to keys.
@@ -47,10 +80,11 @@ func applyEnv(v *viper.Viper, ls []leaf, env []string) error {
 	for _, l := range ls {
 		byKey[l.Key()] = l
 	}
-	// Legacy names first so that canonical names overwrite them.
+	// Legacy names first so that canonical names overwrite them. Set to
+	// "", a legacy name is unset, as python-executor reads it.
 	for name, key := range legacyEnv() {
 		val, ok := vars[name]
-		if !ok || name == EnvName(key) {
+		if !ok || val == "" || name == EnvName(key) {
 			continue
 		}
 		if err := set(v, byKey[key], val); err != nil {

@@ -67,6 +67,9 @@ func Load(opts LoadOptions) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("decode config: %w", err)
 	}
+	if !v.IsSet("pool" + keyDelim + "sizes") {
+		cfg.Pool.Sizes = defaultPool(cfg.Interpreters.Default)
+	}
 	cfg.Log.Level = strings.ToLower(cfg.Log.Level)
 	cfg.Log.Format = strings.ToLower(cfg.Log.Format)
 	var rt Runtime
@@ -132,4 +135,16 @@ func quotedStringHook(from, to reflect.Type, data any) (any, error) {
 		return nil, fmt.Errorf("number %v where a string is expected; quote it", data)
 	}
 	return data, nil
+}
+
+// defaultPool is the pool when none is configured: 2 jails of the default
+// interpreter's series, so that requests naming no version find a warm
+// jail whichever interpreter is the default. A default that names no
+// series keeps the pool of Defaults (Validate refuses such a default).
+func defaultPool(def string) map[string]int {
+	series, ok := defaultSeries(def)
+	if !ok {
+		series = defaultPython
+	}
+	return map[string]int{series: defaultPoolSize}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
@@ -124,8 +125,9 @@ func (i InterpreterConfig) validate(p *problems) {
 	for n, r := range i.Paths {
 		absolute(p, fmt.Sprintf("interpreters.paths[%d]", n), r)
 	}
-	if !validSeries(i.Default) {
-		p.add("interpreters.default", "must be a version series like \"3.12\" (quoted in YAML), got %q", i.Default)
+	if _, ok := defaultSeries(i.Default); !ok {
+		p.add("interpreters.default", "must name a version series: \"3.12\" (quoted in YAML) "+
+			"or a python image such as \"python:3.12-slim\" (PYEXEC_DEFAULT_IMAGE), got %q", i.Default)
 	}
 }
 
@@ -232,6 +234,18 @@ func findLinks(p *problems, key, raw string) {
 			p.add(key, "must be an absolute directory, a file:/// URL or an http(s) URL, got %q", raw)
 		}
 	}
+}
+
+// defaultSeries returns the series that interpreters.default names: "3.12"
+// for "3.12", "python3.12" or "python:3.12-slim". ok is false for anything
+// else, a full version or an image without a version (python:latest)
+// included.
+func defaultSeries(def string) (series string, ok bool) {
+	v, err := interpreters.ParseSelector(def)
+	if err != nil || !validSeries(v) {
+		return "", false
+	}
+	return v, true
 }
 
 // validSeries reports whether v is "3.N" with N >= 6. Minors below 6 are

@@ -15,28 +15,43 @@ type Set struct {
 	sel  selectors
 }
 
-// NewSet builds a Set from list. def is a series ("3.12") or full
-// version; empty picks 3.12 when present, else the newest.
+// NewSet builds a Set from list. def is any selector Resolve takes: a
+// series ("3.12"), a full version, or an image ("python:3.11-slim", the
+// form of python-executor's PYEXEC_DEFAULT_IMAGE); empty, or an image
+// without a version, picks 3.12 when present, else the newest. A def that
+// names no interpreter of list is an *UnknownError.
 func NewSet(list []Interpreter, def string) (*Set, error) {
 	if len(list) == 0 {
 		return nil, errNone
 	}
 	s := &Set{list: append([]Interpreter(nil), list...), sel: newSelectors()}
 	sortNewestFirst(s.list)
-	want := def
-	if want == "" {
+	want, err := s.sel.parse(def)
+	if err != nil {
+		return nil, fmt.Errorf("default interpreter: %w", s.unknown(def))
+	}
+	named := want != ""
+	if !named {
 		want = "3.12"
 	}
 	in, err := s.find(want)
 	switch {
 	case err == nil:
 		s.def = in
-	case def == "":
+	case !named:
 		s.def = s.list[0]
 	default:
-		return nil, fmt.Errorf("default interpreter: %w", err)
+		return nil, fmt.Errorf("default interpreter: %w", s.unknown(def))
 	}
 	return s, nil
+}
+
+// ParseSelector returns the series or version a selector names ("3.12",
+// "3.12.1"; "" for an image without a version, such as python:latest), or
+// an error when it names no Python. It checks configuration: it compiles
+// its expressions on every call, where a Set compiles them once.
+func ParseSelector(selector string) (string, error) {
+	return newSelectors().parse(selector)
 }
 
 // UnknownError is returned for a selector that names no interpreter of the

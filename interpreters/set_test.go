@@ -77,8 +77,17 @@ func TestDefault(t *testing.T) {
 	if err != nil || s.Default().Version != "3.13.0" {
 		t.Fatalf("no 3.12: default = %v, %v; want newest", s.Default().Version, err)
 	}
-	if _, err := NewSet(list, "3.9"); err == nil {
-		t.Fatal("unknown configured default: want error")
+	for _, def := range []string{"3.9", "python:3.9-slim", "ubuntu:22.04"} {
+		_, err := NewSet(list, def)
+		var unk *UnknownError
+		if !errors.As(err, &unk) || !strings.Contains(err.Error(), "available versions: 3.13, 3.10") {
+			t.Fatalf("NewSet(%q): err = %v, want an *UnknownError naming the available versions", def, err)
+		}
+	}
+	for def, want := range map[string]string{"python:3.10-slim": "3.10.13", "3.13.0": "3.13.0", "python:latest": "3.13.0"} {
+		if s, err := NewSet(list, def); err != nil || s.Default().Version != want {
+			t.Fatalf("NewSet(%q): default %v, %v; want %s", def, s, err, want)
+		}
 	}
 	s, _ = NewSet(list, "3.10")
 	if l := s.List(); !l[0].Default || l[0].Version != "3.10.13" || len(l) != 2 {

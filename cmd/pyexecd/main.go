@@ -79,6 +79,11 @@ func run(args, env []string, stderr io.Writer) int {
 	if err := jail.ReexecSealed(); err != nil {
 		log.Warn("running unsealed: every jail start copies the binary", "err", err)
 	}
+	// After the re-exec, so that it is logged once.
+	if names := configs.IgnoredEnv(env); len(names) > 0 {
+		log.Warn("ignoring python-executor settings that mean nothing here (no Docker containers; records are kept in memory, not in Consul)",
+			"vars", strings.Join(names, ","))
+	}
 	if err := serve(cfg, w, env, log); err != nil {
 		log.Error("pyexecd stopped", "err", err)
 		return 1
@@ -189,9 +194,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
 		Version:           version,
 		Enforcement:       enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff),
-		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
-		Layers:            layersAPI{layers},
-		Logger:            log,
+		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		Layers:     layersAPI{layers},
+		Logger:     log,
 	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
