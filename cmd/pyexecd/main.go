@@ -194,9 +194,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
 		Version:           version,
 		Enforcement:       enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff),
-		PoolStatus: func() []api.PoolSlot { return poolSlots(pool.Status()) },
-		Layers:     layersAPI{layers},
-		Logger:     log,
+		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		Layers:            layersAPI{layers},
+		Logger:            log,
 	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
