@@ -3,6 +3,7 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,8 +17,10 @@ var ErrParentInUse = errors.New("still in use")
 // when it still holds groups or tasks in any of them (jails not yet
 // removed, or another server using the same parent): the error then wraps
 // ErrParentInUse and names what holds it. A parent already gone is not an
-// error. It is for the end of a clean stop, once every jail is gone; the
-// Manager must not be used afterwards.
+// error, and neither is one the server may not remove (a parent delegated
+// to it, running rootless, is the administrator's to remove): it stays. It
+// is for the end of a clean stop, once every jail is gone; the Manager must
+// not be used afterwards.
 func (m *Manager) RemoveParent() error {
 	dirs := m.b.parentDirs()
 	var busy []string
@@ -37,7 +40,9 @@ func (m *Manager) RemoveParent() error {
 	for _, dir := range dirs {
 		// A group removed a moment ago can still count for the kernel:
 		// rmdir retries while it answers EBUSY.
-		errs = append(errs, rmdir(dir))
+		if err := rmdir(dir); err != nil && !errors.Is(err, fs.ErrPermission) {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("remove cgroup parent %s: %w", m.parent, err)
