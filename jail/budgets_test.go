@@ -1,0 +1,188 @@
+package jail_test
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyexec/pyexec/jail"
+)
+
+// hoarder takes as many inotify instances (up to 200) and queued real-time
+// signals (sigqueue, up to 200000: kill(2) would drop what does not fit
+// silently) as it can, prints how many, and holds them.
+const hoarder = `import ctypes, os, signal, time
+libc = ctypes.CDLL(None, use_errno=True)
+fds = 0
+for _ in range(200):
+    if libc.inotify_init1(0) < 0:
+        break
+    fds += 1
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+queued = 0
+for _ in range(200000):
+    if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) != 0:
+        break
+    queued += 1
+print(fds, queued, flush=True)
+time.sleep(60)
+`
+
+// probe takes one inotify instance and queues one real-time signal.
+const probe = `import ctypes, os, signal
+libc = ctypes.CDLL(None, use_errno=True)
+fd = libc.inotify_init1(0)
+print("inotify", "ok" if fd >= 0 else "errno %d" % ctypes.get_errno())
+signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
+if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) == 0:
+    print("sigqueue ok")
+else:
+    print("sigqueue errno %d" % ctypes.get_errno())
+`
+
+// TestPerJailBudgets: a jail that hoards the kernel's per-user budgets
+// (inotify instances, queued signals) takes them from nobody else: host
+// root, the server process and a second jail all still get theirs. Jails
+// live in user namespaces owned by unprivileged ids (one per slot), with
+// their own rlimits and user-namespace budgets.
+func TestPerJailBudgets(t *testing.T) {
+	e := testEnv(t)
+	spec := e.python(t, "3.12", hoarder)
+	spec.Limits.Timeout = 60 * time.Second
+	j, err := e.m.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		j.Kill()
+		_, _ = j.Wait()
+	}()
+	// Wait for the hoard, not a fixed time.
+	var counts []string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if out := j.Output().Stdout; strings.HasSuffix(out, "\n") {
+			counts = strings.Fields(out)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(counts) != 2 {
+		t.Fatalf("hoarder printed %q", j.Output().Stdout)
+	}
+	fds, _ := strconv.Atoi(counts[0])
+	queued, _ := strconv.Atoi(counts[1])
+	t.Logf("the hoarding jail got %d inotify instances and queued %d signals", fds, queued)
+	if fds < 1 || fds > 16 {
+		t.Errorf("inotify instances in one jail: %d, want 1..16 (user.max_inotify_instances)", fds)
+	}
+	if queued < 1 || queued > 1024 {
+		t.Errorf("queued signals in one jail: %d, want 1..1024 (RLIMIT_SIGPENDING)", queued)
+	}
+
+	// The server process (this test binary, host root).
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
+	if err != nil {
+		t.Errorf("inotify_init1 in the server process while a jail hoards: %v", err)
+	} else {
+		unix.Close(fd)
+	}
+	// Another host-root process, signals included.
+	out, err := exec.Command(e.interp.Default().Executable, "-c", probe).CombinedOutput()
+	if err != nil || string(out) != "inotify ok\nsigqueue ok\n" {
+		t.Errorf("host root process while a jail hoards: %v %q", err, out)
+	}
+	// A second jail at the same time.
+	res := run(t, e, e.python(t, "3.12", probe))
+	if string(res.Stdout) != "inotify ok\nsigqueue ok\n" {
+		t.Errorf("second jail while one hoards: %q %q", res.Stdout, res.Stderr)
+	}
+}
+
+// TestJailIDs: concurrent jails run as distinct host uids, none of them
+// root, in user namespaces that host root does not own.
+func TestJailIDs(t *testing.T) {
+	e := testEnv(t)
+	const code = "import os, time\nprint(open('/proc/self/uid_map').read().split()[:6], flush=True)\ntime.sleep(30)\n"
+	var jails []*jail.Jail
+	defer func() {
+		for _, j := range jails {
+			j.Kill()
+			_, _ = j.Wait()
+		}
+	}()
+	hostUIDs := map[string]bool{}
+	for i := 0; i < 3; i++ {
+		spec := e.python(t, "3.12", code)
+		j, err := e.m.Start(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jails = append(jails, j)
+	}
+	for _, j := range jails {
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.HasSuffix(j.Output().Stdout, "\n") && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		// ['0', root, '1', '1000', sandbox, '1']
+		f := strings.Fields(strings.NewReplacer("[", "", "]", "", "'", "", ",", "").Replace(j.Output().Stdout))
+		if len(f) != 6 || f[3] != "1000" {
+			t.Fatalf("uid_map in a jail: %q", j.Output().Stdout)
+		}
+		for _, id := range []string{f[1], f[4]} {
+			if n, _ := strconv.Atoi(id); n < testIDBase || n >= testIDBase+65536 {
+				t.Errorf("jail id maps to host %s, outside the range", id)
+			}
+		}
+		if hostUIDs[f[4]] {
+			t.Errorf("two concurrent jails run as host uid %s", f[4])
+		}
+		hostUIDs[f[4]] = true
+	}
+	// The owner of every sandbox process's user namespace is unprivileged.
+	for _, p := range jailProcsOf(t) {
+		owner, err := nsOwner(p)
+		if err != nil {
+			continue // it ended meanwhile
+		}
+		if owner == 0 {
+			t.Errorf("process %s lives in a user namespace owned by host root", p)
+		}
+	}
+}
+
+// jailProcsOf lists the pids of the sandbox processes of the test range.
+func jailProcsOf(t *testing.T) []string {
+	t.Helper()
+	var pids []string
+	for _, p := range sandboxProcs(t, testIDBase) {
+		pid, _, _ := strings.Cut(p, ":")
+		pids = append(pids, pid)
+	}
+	if len(pids) == 0 {
+		t.Fatal("no sandbox processes found")
+	}
+	return pids
+}
+
+// nsOwner returns the host uid that owns pid's user namespace.
+func nsOwner(pid string) (int, error) {
+	f, err := os.Open("/proc/" + pid + "/ns/user")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var uid uint32
+	// NS_GET_OWNER_UID = _IO(0xb7, 0x4)
+	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0xb704, uintptr(unsafe.Pointer(&uid))); errno != 0 {
+		return 0, errno
+	}
+	return int(uid), nil
+}
