@@ -131,21 +131,109 @@ print(attempt(lambda: os.listdir(os.path.dirname(layer))) != "allowed")
 			!strings.Contains(e.Stderr, "No matching distribution found for pyx-nosuch==1.0") || e.Stdout != "" {
 			t.Errorf("got %s", describe(e))
 		}
-		// Auto-detected: the message says where the name came from.
+		// Explicit, beside a detected import that is fine: still a failure.
+		e = s.eval(t, api.EvalRequest{Code: "import yaml\n", RequirementsTxt: "pyx-nosuch"})
+		if e.Status != api.StatusFailed || !strings.HasPrefix(e.Error, "installing requirements failed: no matching distribution found for pyx-nosuch") {
+			t.Errorf("got %s", describe(e))
+		}
+		// Auto-detected: the code runs, and Python says what is missing.
 		e = s.eval(t, api.EvalRequest{Code: "import pyx_missing_module\n"})
-		if e.Status != api.StatusFailed || !strings.Contains(e.Error, "detected from the code's imports: pyx-missing-module") {
+		if e.Status != api.StatusCompleted || e.ErrorType != "ModuleNotFoundError" ||
+			!strings.HasPrefix(e.Stderr, `pyexec: auto-detected package "pyx-missing-module" is not on the package index; skipped`+"\n") {
 			t.Errorf("got %s", describe(e))
 		}
 	})
 
+	t.Run("detected imports are best-effort", func(t *testing.T) {
+		// acme-widgets provides module widgets; no distribution is named so.
+		e := s.eval(t, api.EvalRequest{Code: "import widgets\nprint(widgets.NAME)\n", RequirementsTxt: "acme-widgets==1.0"})
+		wantRun(t, e, "acme widgets\n")
+		if e.Stderr != "" {
+			t.Errorf("stderr %q", e.Stderr)
+		}
+		// A guarded import of a name the index lacks, and of a package that
+		// does not install (its dependency is missing); yaml installs.
+		code := `import yaml
+try:
+    import notonindex
+except ImportError:
+    notonindex = None
+try:
+    import pyx_broken
+except ImportError:
+    pyx_broken = None
+print(yaml.FAKE, notonindex, pyx_broken)
+`
+		want := `pyexec: auto-detected package "notonindex" is not on the package index; skipped` + "\n" +
+			`pyexec: auto-detected package "pyx-broken" could not be installed (no matching distribution found for pyx-gone on the package index`
+		for round := range 2 { // the second is remembered: no pip
+			installs := strings.Count(s.Stderr(), "installing requirements")
+			start := time.Now()
+			e = s.eval(t, api.EvalRequest{Code: code})
+			took := time.Since(start)
+			wantRun(t, e, "PyYAML from the test index None None\n")
+			if !strings.HasPrefix(e.Stderr, want) || strings.Count(e.Stderr, "\n") != 2 {
+				t.Errorf("round %d: stderr %q, want it to start %q", round, e.Stderr, want)
+			}
+			installs = strings.Count(s.Stderr(), "installing requirements") - installs
+			if round == 1 && installs != 0 {
+				t.Errorf("the repeated request ran pip %d times", installs)
+			}
+			t.Logf("round %d: %v, %d pip runs", round, took.Round(time.Millisecond), installs)
+		}
+		// With requirements: the user's pin, plus what detection adds.
+		e = s.eval(t, api.EvalRequest{Code: "import pyx_app, widgets\ntry:\n    import notonindex\nexcept ImportError:\n    pass\nprint(pyx_app.hello(), widgets.NAME)\n",
+			RequirementsTxt: "acme-widgets\npyx-base==1.0"})
+		wantRun(t, e, "app on base 1.0 acme widgets\n")
+	})
+
 	t.Run("too many requirements with the detected ones", func(t *testing.T) {
 		var code strings.Builder
+		code.WriteString("print('ran')\n")
 		for i := range 257 {
 			fmt.Fprintf(&code, "import pyx_many%d\n", i)
 		}
 		e := s.eval(t, api.EvalRequest{Code: code.String()})
-		if e.Status != api.StatusFailed || !strings.HasPrefix(e.Error, "too many requirements (257 > 256)") {
+		if e.Status != api.StatusCompleted || e.Stdout != "ran\n" || e.ErrorType != "ModuleNotFoundError" ||
+			!strings.Contains(e.Stderr, "pyexec: 1 auto-detected package skipped, more than 256 requirements (pyx-many256)") ||
+			!strings.Contains(e.Stderr, "auto-detected packages skipped, not tried after too many failed installs") {
 			t.Errorf("got %s", describe(e))
+		}
+	})
+
+	t.Run("requirements.txt in the project", func(t *testing.T) {
+		project := map[string]string{
+			"requirements.txt": "# pins\npyx-base==1.0\n",
+			"main.py":          "import pyx_base\nprint(pyx_base.VERSION)\n",
+		}
+		status, raw := s.execSync(t, project, api.Metadata{Entrypoint: "main.py"})
+		if status != http.StatusOK {
+			t.Fatalf("exec/sync: %d %s", status, raw)
+		}
+		wantRun(t, decode[api.Execution](t, raw), "1.0\n")
+		wantRun(t, s.waitDone(t, s.execAsync(t, project, api.Metadata{Entrypoint: "main.py"})), "1.0\n")
+		// The field wins over the file.
+		status, raw = s.execSync(t, project, api.Metadata{Entrypoint: "main.py", RequirementsTxt: "pyx-base==2.0"})
+		if status != http.StatusOK {
+			t.Fatalf("exec/sync: %d %s", status, raw)
+		}
+		wantRun(t, decode[api.Execution](t, raw), "2.0\n")
+		// /eval files: the file's pin wins over the detected pyx-app's wish.
+		e := s.eval(t, api.EvalRequest{Files: []api.File{
+			{Name: "main.py", Content: "import pyx_app\nprint(pyx_app.hello())\n"},
+			{Name: "requirements.txt", Content: "pyx-base==1.0\n"},
+		}})
+		wantRun(t, e, "app on base 1.0\n")
+		// The field's rules: a pip option is a 400 naming the file and line.
+		project["requirements.txt"] = "pyx-base\n--index-url http://evil.example/\n"
+		status, raw = s.execSync(t, project, api.Metadata{Entrypoint: "main.py"})
+		if status != http.StatusBadRequest || !strings.Contains(string(raw), "requirements.txt in the archive: line 2") {
+			t.Errorf("bad requirements.txt in a tar: %d %s", status, raw)
+		}
+		status, raw = s.postJSON(t, "/api/v1/eval", api.EvalRequest{Files: []api.File{
+			{Name: "main.py", Content: "print(1)\n"}, {Name: "requirements.txt", Content: "-e .\n"}}})
+		if status != http.StatusBadRequest || !strings.Contains(string(raw), "files: requirements.txt: line 1") {
+			t.Errorf("bad requirements.txt in files: %d %s", status, raw)
 		}
 	})
 
@@ -217,42 +305,51 @@ func TestDependencyTimings(t *testing.T) {
 				env = append(env, pool.env)
 			}
 			s := startServer(t, env...)
-			run := func(req string) (time.Duration, int64) {
+			const guarded = "try:\n    import pyx_timing_missing\nexcept ImportError:\n    pass\nprint(1)\n"
+			runCode := func(code, req string) (time.Duration, int64) {
+				if pool.env == "" {
+					time.Sleep(50 * time.Millisecond) // let the pool refill: every run warm
+				}
 				start := time.Now()
-				e := s.eval(t, api.EvalRequest{Code: "print(1)", RequirementsTxt: req})
+				e := s.eval(t, api.EvalRequest{Code: code, RequirementsTxt: req})
 				took := time.Since(start)
 				wantRun(t, e, "1\n")
 				return took, e.DurationMS
 			}
+			run := func(req string) (time.Duration, int64) { return runCode("print(1)", req) }
 			for range 3 {
 				run("")
 			}
 			first, firstMS := run("pyx-app\npyx-pth")
+			firstMissing, _ := runCode(guarded, "")
 			const rounds = 30
-			var none, cached, diffs []time.Duration
+			var none, cached, missing, diffs, missingDiffs []time.Duration
 			var noneMS, cachedMS []int64
 			for i := range rounds {
-				if pool.env == "" {
-					time.Sleep(20 * time.Millisecond) // let the pool refill
-				}
-				var wn, wc time.Duration
+				var wn, wc, wm time.Duration
 				var mn, mc int64
 				if i%2 == 0 {
 					wn, mn = run("")
 					wc, mc = run("pyx-app\npyx-pth")
+					wm, _ = runCode(guarded, "")
 				} else {
+					wm, _ = runCode(guarded, "")
 					wc, mc = run("pyx-app\npyx-pth")
 					wn, mn = run("")
 				}
 				none, cached, diffs = append(none, wn), append(cached, wc), append(diffs, wc-wn)
+				missing, missingDiffs = append(missing, wm), append(missingDiffs, wm-wn)
 				noneMS, cachedMS = append(noneMS, mn), append(cachedMS, mc)
 			}
 			med := func(d []time.Duration) time.Duration { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
 			medMS := func(d []int64) int64 { s := slices.Clone(d); slices.Sort(s); return s[len(s)/2] }
 			r := func(d time.Duration) time.Duration { return d.Round(100 * time.Microsecond) }
 			t.Logf("first run, installing pyx-app (+ pyx-base) and pyx-pth: %v (duration_ms %d)", first.Round(time.Millisecond), firstMS)
+			t.Logf("first run with a detected import not on the index: %v", firstMissing.Round(time.Millisecond))
 			t.Logf("no requirements:     client median %v, duration_ms median %d", r(med(none)), medMS(noneMS))
 			t.Logf("cached requirements: client median %v, duration_ms median %d", r(med(cached)), medMS(cachedMS))
+			t.Logf("detected, not on the index (remembered): client median %v", r(med(missing)))
+			t.Logf("detected-missing minus none: median of paired differences %v", r(med(missingDiffs)))
 			t.Logf("cached minus none: median of paired differences %v", r(med(diffs)))
 		})
 	}

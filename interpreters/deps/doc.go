@@ -24,4 +24,9 @@
 // one key share one build; a failed build is not kept. The cache is kept
 // under a size cap by evicting the least recently used layers, never one
 // a run holds (Acquire ... Lease.Release).
+//
+// Imports detected in a program are best-effort (AcquireDetected): they
+// join the explicit requirements' layer only when it does not provide
+// their module already, and only those that pip installs; what a
+// request's imports came to is remembered for a while, by content.
 package deps
