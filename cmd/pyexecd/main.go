@@ -34,6 +34,9 @@ func main() {
 }
 
 func run(args, env []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "setup" { // before the server's flags
+		return runSetup(args[1:], env, os.Stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("pyexecd", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configFile := fs.String("config", "", "YAML config file (see configs/pyexec.yaml)")
