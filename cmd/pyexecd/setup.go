@@ -371,45 +371,35 @@ func setupInterpreters(ctx context.Context, o setupOptions, rec *setupRecord, re
 	if err != nil {
 		return err
 	}
-	for _, rel := range plan {
-		listed := slices.IndexFunc(manifest, func(m interpreters.Relocation) bool { return m.Prefix == rel.Prefix })
-		if listed >= 0 {
-			rel = manifest[listed]
-			if filepath.Dir(rel.Path) != dir {
-				out.say("interpreters: %s: the manifest lists %s, not made by setup: left alone", rel.Prefix, rel.Path)
+	others, err := otherRecords(o.SetupDir, o.User)
+	if err != nil {
+		return err
+	}
+	for _, want := range plan {
+		rel, known := knownRelocation(want.Prefix, *rec, others)
+		if !known {
+			if i := slices.IndexFunc(manifest, func(m interpreters.Relocation) bool { return m.Prefix == want.Prefix }); i >= 0 {
+				out.say("interpreters: %s: the manifest lists %s, which no setup record has: left alone", want.Prefix, manifest[i].Path)
 				continue
 			}
-		} else if r, ok := rec.interpreter(rel.Prefix); ok {
-			rel = r
+			rel = want
 		}
-		_, ours := rec.interpreter(rel.Prefix)
 		rec.addInterpreter(rel)
 		if err := save(); err != nil { // before the copy: --undo removes a partial one
 			return err
 		}
 		_, err := os.Lstat(rel.Path)
 		switch {
-		case err == nil && (listed >= 0 || ours):
+		case err == nil && known:
 			out.say("interpreters: %s: %s is there", rel.Version, rel.Path)
 		case err == nil:
 			return fmt.Errorf("interpreters: %s exists and setup did not make it: remove it or move it away", rel.Path)
 		case !errors.Is(err, os.ErrNotExist):
 			return err
 		default:
-			partial := rel.Path + ".partial"
-			if err := os.RemoveAll(partial); err != nil {
+			if err := copyInterpreter(rel, out); err != nil {
 				return err
 			}
-			st, err := interpreters.LinkTree(rel.Prefix, partial)
-			if err != nil {
-				return err
-			}
-			if err := os.Rename(partial, rel.Path); err != nil {
-				_ = os.RemoveAll(partial)
-				return err
-			}
-			out.say("interpreters: %s: %s copied to %s (%d hard links, %d copies, %d entries others may not read left out)",
-				rel.Version, rel.Prefix, rel.Path, st.Linked, st.Copied, st.Skipped)
 		}
 		manifest = interpreters.MergeRelocations(manifest, []interpreters.Relocation{rel})
 		if err := interpreters.WriteRelocations(manifestPath, manifest); err != nil {
@@ -417,6 +407,37 @@ func setupInterpreters(ctx context.Context, o setupOptions, rec *setupRecord, re
 		}
 	}
 	out.say("interpreters: manifest %s lists %d", manifestPath, len(manifest))
+	return nil
+}
+
+// knownRelocation returns the relocation of prefix that this user's or
+// another user's setup record has: setup made it.
+func knownRelocation(prefix string, rec setupRecord, others []setupRecord) (interpreters.Relocation, bool) {
+	for _, r := range append([]setupRecord{rec}, others...) {
+		if rel, ok := r.interpreter(prefix); ok {
+			return rel, true
+		}
+	}
+	return interpreters.Relocation{}, false
+}
+
+// copyInterpreter makes rel.Path a read-only replica of rel.Prefix: it
+// is built at <path>.partial and renamed into place once complete.
+func copyInterpreter(rel interpreters.Relocation, out *setupLog) error {
+	partial := rel.Path + ".partial"
+	if err := os.RemoveAll(partial); err != nil {
+		return err
+	}
+	st, err := interpreters.LinkTree(rel.Prefix, partial)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(partial, rel.Path); err != nil {
+		_ = os.RemoveAll(partial)
+		return err
+	}
+	out.say("interpreters: %s: %s copied to %s (%d hard links, %d copies, %d entries others may not read left out)",
+		rel.Version, rel.Prefix, rel.Path, st.Linked, st.Copied, st.Skipped)
 	return nil
 }
 
@@ -451,7 +472,8 @@ func unitCommand(o setupOptions, reachable func(string) (bool, error), out *setu
 
 // undoSetup removes what the user's record says setup made, keeping what
 // other users' records still need; the record goes last, once everything
-// is gone (a failed undo keeps it, and runs again).
+// is gone (a failed undo keeps it, and runs again). It refuses while the
+// delegated cgroups are in use: the user's server must be stopped first.
 func undoSetup(o setupOptions, out *setupLog) error {
 	rec, found, err := readRecord(o.SetupDir, o.User)
 	if err != nil {
@@ -465,16 +487,22 @@ func undoSetup(o setupOptions, out *setupLog) error {
 	if err != nil {
 		return err
 	}
+	// The cgroups first: groups below the parent mean a server is running
+	// (or a crashed one left jails), and then nothing else is touched, not
+	// the interpreters it has bound.
 	var errs []error
-	if err := undoInterpreters(o, rec, others, out); err != nil {
-		errs = append(errs, err)
-	}
 	for _, d := range rec.Cgroups {
 		if err := cgroup.Undelegate(d); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		out.say("cgroups: %s given back (%d hierarchies)", d.Parent, len(d.Dirs))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("undo stopped, the record stays (stop the server, then run --undo again): %w", err)
+	}
+	if err := undoInterpreters(o, rec, others, out); err != nil {
+		errs = append(errs, err)
 	}
 	for _, f := range []struct {
 		file, line string
