@@ -114,14 +114,9 @@ type request struct {
 // do sends r and decodes the answer. A non-2xx answer becomes an *APIError;
 // transport errors come back as the *url.Error of net/http.
 func (c *Client) do(ctx context.Context, r request) error {
-	req, err := http.NewRequestWithContext(ctx, r.method, c.endpoint(r.path, r.query), r.body)
+	req, err := c.newRequest(ctx, r, "application/json")
 	if err != nil {
-		return fmt.Errorf("client: %s %s: %w", r.method, r.path, err)
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", c.userAgent)
-	if r.contentType != "" {
-		req.Header.Set("Content-Type", r.contentType)
+		return err
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -142,4 +137,19 @@ func (c *Client) do(ctx context.Context, r request) error {
 		return fmt.Errorf("client: %s %s: decode response: %w", r.method, r.path, err)
 	}
 	return nil
+}
+
+// newRequest builds the HTTP request of r, asking for the media type
+// accept, with the headers every call sends.
+func (c *Client) newRequest(ctx context.Context, r request, accept string) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, r.method, c.endpoint(r.path, r.query), r.body)
+	if err != nil {
+		return nil, fmt.Errorf("client: %s %s: %w", r.method, r.path, err)
+	}
+	req.Header.Set("Accept", accept)
+	req.Header.Set("User-Agent", c.userAgent)
+	if r.contentType != "" {
+		req.Header.Set("Content-Type", r.contentType)
+	}
+	return req, nil
 }

@@ -24,6 +24,7 @@ type capture struct {
 	total   int64
 	done    chan struct{}
 	onFlood func()
+	subs    subscribers // guarded by mu; see stream.go
 }
 
 func newCapture(r *os.File, max int64, onFlood func()) *capture {
@@ -45,7 +46,9 @@ func (c *capture) read(r *os.File) {
 			before := c.total
 			c.total += int64(n)
 			if room := limit - int64(len(c.buf)); room > 0 {
-				c.buf = append(c.buf, chunk[:min(int64(n), room)]...)
+				kept := chunk[:min(int64(n), room)]
+				c.buf = append(c.buf, kept...)
+				c.subs.send(kept)
 			}
 			total := c.total
 			c.mu.Unlock()

@@ -27,6 +27,7 @@ type task struct {
 	done     chan struct{}                 // closed once the record is final
 	final    api.Execution                 // the final record; read only after done is closed
 	output   atomic.Pointer[func() Output] // the Runner's view of the output so far (Job.Watch)
+	live     *liveFeed                     // the Runner's live output (Job.Stream)
 
 	state taskState // guarded by dispatcher.mu
 }

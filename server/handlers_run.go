@@ -86,9 +86,14 @@ func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error)
 	return job, err
 }
 
-// runSync queues job and answers with its final record. If the client goes
+// runSync queues job and answers with its final record, or with an event
+// stream when the client asks for one (runEvents). If the client goes
 // away first, the job is killed.
 func (s *Server) runSync(w http.ResponseWriter, r *http.Request, job Job) {
+	if wantsEvents(r) {
+		s.runEvents(w, r, job)
+		return
+	}
 	t, err := s.enqueue(job)
 	if err != nil {
 		s.fail(w, r, err)

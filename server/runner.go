@@ -81,6 +81,11 @@ type Job struct {
 	// copy of the output kept so far, never more. A Runner that does not
 	// call Watch leaves a running record's output empty.
 	Watch func(output func() Output)
+	// Stream is set by the server. The Runner calls it once, when the
+	// job's code has started, with the job's live output; the server
+	// streams it as Server-Sent Events. A Runner that does not call it
+	// leaves the event stream with the final record's output only.
+	Stream func(Feed)
 }
 
 // Output is what a running job has written so far, kept within

@@ -104,8 +104,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) enqueue(job Job) (*task, error) {
 	job.ID = newID()
 	ctx, cancel := context.WithCancelCause(context.Background())
-	t := &task{job: job, enqueued: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	t := &task{job: job, enqueued: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{}), live: newLiveFeed()}
 	t.job.Watch = t.watch
+	t.job.Stream = t.live.set
 	err := s.disp.submit(t, func() error { return s.store.Put(pendingExecution(job)) })
 	if err != nil {
 		cancel(nil)
@@ -198,6 +199,7 @@ func (s *Server) routes() http.Handler {
 	r.POST("/api/v1/exec/sync", s.handleExecSync)
 	r.POST("/api/v1/exec/async", s.handleExecAsync)
 	r.GET("/api/v1/executions/:id", s.handleGetExecution)
+	r.GET("/api/v1/executions/:id/events", s.handleEvents)
 	r.DELETE("/api/v1/executions/:id", s.handleKill)
 	r.GET("/api/v1/interpreters", s.handleInterpreters)
 	r.GET("/api/v1/deps", s.handleListLayers)

@@ -60,7 +60,7 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 		Network: job.Limits.Network,
 		Report:  true,
 	}
-	res, err := r.execute(ctx, in, run, spec, watcher(job))
+	res, err := r.execute(ctx, in, run, spec, watcher(job, layer))
 	if err != nil {
 		return server.Outcome{}, fmt.Errorf("run job %s: %w", job.ID, err)
 	}
@@ -69,14 +69,38 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 	return out, nil
 }
 
-// watcher shows the server a running jail's output (server.Job.Watch).
-func watcher(job server.Job) func(*jail.Jail) {
-	if job.Watch == nil {
+// watcher shows the server a running jail's output: a snapshot on demand
+// (server.Job.Watch) and pushed as it is written (server.Job.Stream). Its
+// stderr starts with the layer's notes, as the final record's does.
+func watcher(job server.Job, layer *jobLayer) func(*jail.Jail) {
+	if job.Watch == nil && job.Stream == nil {
 		return nil
 	}
 	return func(j *jail.Jail) {
-		job.Watch(func() server.Output { return server.Output(j.Output()) })
+		if job.Watch != nil {
+			job.Watch(func() server.Output {
+				o := server.Output(j.Output())
+				o.Stderr = string(layer.stderr([]byte(o.Stderr)))
+				return o
+			})
+		}
+		if job.Stream != nil {
+			job.Stream(jailFeed{j: j, layer: layer})
+		}
 	}
+}
+
+// jailFeed is a running jail's server.Feed.
+type jailFeed struct {
+	j     *jail.Jail
+	layer *jobLayer
+}
+
+func (f jailFeed) Subscribe(fn func(server.Chunk)) (server.Output, func()) {
+	before, cancel := f.j.Subscribe(func(stderr bool, b []byte) { fn(server.Chunk{Stderr: stderr, Data: b}) })
+	o := server.Output(before)
+	o.Stderr = string(f.layer.stderr([]byte(o.Stderr)))
+	return o, cancel
 }
 
 // outcome reads a jail's result and the bootstrap's report into the
