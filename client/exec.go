@@ -69,9 +69,38 @@ func (c *Client) ExecAsync(ctx context.Context, tar io.Reader, md api.Metadata) 
 	return acc.ExecutionID, nil
 }
 
+// ExecSyncStream uploads the project like ExecSync, with its output
+// streamed to fn as the code writes it (POST /api/v1/exec/sync with
+// "Accept: text/event-stream"; pyexec's extension), and returns the final
+// record. Ending the call early (fn's error, ctx) closes the connection,
+// which kills the execution. A server that answers with plain JSON
+// (python-executor) gives fn the record's stdout and stderr as one event
+// each, then the record.
+func (c *Client) ExecSyncStream(ctx context.Context, tar io.Reader, md api.Metadata, fn EventFunc) (*api.Execution, error) {
+	var rec *api.Execution
+	err := c.uploadWith(ctx, "/api/v1/exec/sync", tar, md, func(r request) error {
+		var err error
+		rec, err = c.stream(ctx, r, fn)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
 // upload streams a multipart body (metadata field, then the tar file part)
 // through a pipe, so the archive is never held in memory by the client.
 func (c *Client) upload(ctx context.Context, path string, tar io.Reader, md api.Metadata, out any) error {
+	return c.uploadWith(ctx, path, tar, md, func(r request) error {
+		r.out = out
+		return c.do(ctx, r)
+	})
+}
+
+// uploadWith builds the multipart request of an upload and sends it with
+// send.
+func (c *Client) uploadWith(ctx context.Context, path string, tar io.Reader, md api.Metadata, send func(request) error) error {
 	if tar == nil {
 		return errors.New("client: nil tar reader")
 	}
@@ -90,12 +119,11 @@ func (c *Client) upload(ctx context.Context, path string, tar io.Reader, md api.
 	defer pr.Close()
 	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
 	defer stop()
-	return c.do(ctx, request{
+	return send(request{
 		method:      http.MethodPost,
 		path:        path,
 		body:        pr,
 		contentType: mw.FormDataContentType(),
-		out:         out,
 	})
 }
 

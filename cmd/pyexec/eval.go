@@ -16,6 +16,14 @@ func (c *cli) cmdEval(pos, rest []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
+	if c.streaming() {
+		var out streamOut
+		rec, err := cl.EvalStream(c.ctx, req, c.printEvent(&out))
+		if err != nil {
+			return c.fail(err)
+		}
+		return c.reportStreamed(rec, !c.e.noResult, out)
+	}
 	pr := c.startProgress("running", "")
 	rec, err := cl.Eval(c.ctx, req)
 	pr.finish()

@@ -46,11 +46,17 @@ type evalOpts struct {
 	stdinFile    string
 }
 
+// streamOpts are the flags of run and eval that choose live output.
+type streamOpts struct {
+	on, off bool // --stream, --no-stream
+}
+
 // opts holds every flag of one invocation.
 type opts struct {
 	g globalOpts
 	p projectOpts
 	e evalOpts
+	s streamOpts
 }
 
 // newOpts returns the defaults, reading PYEXEC_SERVER from environ.
@@ -93,6 +99,10 @@ func (o *opts) flags(cmd string) *flagSet {
 		fs.listVar(&p.env, "env", "e", "VAR[=VALUE]", "environment variable: VAR=value, or VAR taken from here (repeatable)", false)
 		fs.stringVar(&p.python, "python", "", "VERSION", "Python version, e.g. 3.12 (wins over --image)")
 		fs.stringVar(&p.stdinFile, "stdin-file", "", "PATH", "file given to the script as standard input ('-': ours)")
+	}
+	if all || cmd == "run" || cmd == "eval" {
+		fs.boolVar(&o.s.on, "stream", "", "print the output as the code writes it (the default on a terminal)")
+		fs.boolVar(&o.s.off, "no-stream", "", "print the output once the code has finished")
 	}
 	if cmd == "eval" {
 		e := &o.e

@@ -21,6 +21,14 @@ func (c *cli) cmdRun(pos, rest []string) int {
 		return c.fail(err)
 	}
 	defer p.Close()
+	if c.streaming() {
+		var out streamOut
+		rec, err := cl.ExecSyncStream(c.ctx, p.tar, md, c.printEvent(&out))
+		if err != nil {
+			return c.fail(err)
+		}
+		return c.reportStreamed(rec, false, out)
+	}
 	pr := c.startProgress("running", "")
 	rec, err := cl.ExecSync(c.ctx, p.tar, md)
 	pr.finish()

@@ -20,6 +20,8 @@ first .py file in sorted order. Arguments after -- go to the script's
 sys.argv. The script's stdout and stderr are printed as they are, and
 pyexec exits with the script's exit code: 124 when it timed out, 137 when
 it was killed, 1 when it failed without one, 2 on usage or server errors.
+On a terminal the output is printed as the code writes it (pyexec's live
+output); --stream does so elsewhere too, --no-stream waits for the end.
 
 Examples:
   pyexec run script.py -- --verbose input.txt
@@ -43,7 +45,9 @@ const evalHelp = `Evaluate Python code, REPL style, through the JSON API: stdout
 then the repr() of the last expression, if the code ends in one that is not
 None, on its own line.
 
-The code comes from the argument or from standard input.
+The code comes from the argument or from standard input. Like run, eval
+prints the output as the code writes it on a terminal (--stream,
+--no-stream).
 
 Examples:
   pyexec eval '2 + 2'
