@@ -32,6 +32,13 @@ type task struct {
 	state taskState // guarded by dispatcher.mu
 }
 
+// memory is what the task takes from the memory budget while it runs.
+func (t *task) memory() int64 { return t.job.Limits.MemoryBytes }
+
+// caller is the token holder who submitted the task, whose quota it
+// counts against ("" in an open server: no quota).
+func (t *task) caller() string { return t.job.caller }
+
 // result returns the final record once the task is done.
 func (t *task) result() (api.Execution, bool) {
 	select {
@@ -42,11 +49,28 @@ func (t *task) result() (api.Execution, bool) {
 	}
 }
 
+// admission bounds what the dispatcher starts and accepts beyond its
+// number of workers and the size of its queue. A zero field means no bound.
+type admission struct {
+	// memBudget bounds, in bytes, the sum of the memory limits of the
+	// running tasks. A task whose limit does not fit waits, and the tasks
+	// behind it wait too (no task passes one waiting for memory).
+	memBudget int64
+	// callerRunning bounds the running tasks of one caller; a caller's
+	// task waiting for it is passed by the others' tasks.
+	callerRunning int
+	// callerQueued bounds how many tasks of one caller may wait on top
+	// of its callerRunning running ones; past both, submit refuses.
+	callerQueued int
+}
+
 // dispatcher runs tasks on a fixed number of workers, with a bounded FIFO
-// of waiting tasks in front of them.
+// of waiting tasks in front of them. A worker starts the first waiting
+// task whose caller is under its quota and whose memory fits the budget.
 type dispatcher struct {
 	workers  int
 	queueCap int
+	admit    admission
 	// run executes a running task and returns its final record.
 	run func(*task) api.Execution
 	// drop finalises the record of a task that leaves the queue without
@@ -60,15 +84,22 @@ type dispatcher struct {
 	running int
 	closed  bool
 	wg      sync.WaitGroup
+
+	memUsed      int64          // memory limits of the running tasks, bytes
+	callerHeld   map[string]int // queued and running tasks per caller (not "")
+	callerActive map[string]int // running tasks per caller (not "")
 }
 
-func newDispatcher(workers, queueCap int, run func(*task) api.Execution, drop func(*task, error) api.Execution) *dispatcher {
+func newDispatcher(workers, queueCap int, admit admission, run func(*task) api.Execution, drop func(*task, error) api.Execution) *dispatcher {
 	d := &dispatcher{
-		workers:  workers,
-		queueCap: queueCap,
-		run:      run,
-		drop:     drop,
-		active:   make(map[string]*task),
+		workers:      workers,
+		queueCap:     queueCap,
+		admit:        admit,
+		run:          run,
+		drop:         drop,
+		active:       make(map[string]*task),
+		callerHeld:   make(map[string]int),
+		callerActive: make(map[string]int),
 	}
 	d.cond = sync.NewCond(&d.mu)
 	d.wg.Add(workers)
@@ -89,14 +120,58 @@ func (d *dispatcher) submit(t *task, put func() error) error {
 	if d.running+len(d.queue) >= d.workers+d.queueCap {
 		return errQueueFull
 	}
+	c := t.caller()
+	if c != "" && d.admit.callerQueued > 0 && d.callerHeld[c] >= d.admit.callerRunning+d.admit.callerQueued {
+		return errCallerFull
+	}
 	if err := put(); err != nil {
 		return err
 	}
 	t.state = taskQueued
 	d.queue = append(d.queue, t)
 	d.active[t.job.ID] = t
-	d.cond.Signal()
+	if c != "" {
+		d.callerHeld[c]++
+	}
+	d.cond.Broadcast()
 	return nil
+}
+
+// nextLocked returns the index in the queue of the task to start now, or
+// -1 when none may start: the first task whose caller is under its
+// quota, if its memory fits the budget.
+func (d *dispatcher) nextLocked() int {
+	for i, t := range d.queue {
+		if c := t.caller(); c != "" && d.admit.callerRunning > 0 && d.callerActive[c] >= d.admit.callerRunning {
+			continue
+		}
+		if d.admit.memBudget > 0 && d.memUsed+t.memory() > d.admit.memBudget {
+			return -1 // it waits for memory, and nobody passes it
+		}
+		return i
+	}
+	return -1
+}
+
+// releaseLocked returns what a task held, from the queue or from a worker, and
+// wakes the workers: another task may fit now.
+func (d *dispatcher) releaseLocked(t *task, wasRunning bool) {
+	c := t.caller()
+	if wasRunning {
+		d.running--
+		d.memUsed -= t.memory()
+		if c != "" {
+			if d.callerActive[c]--; d.callerActive[c] <= 0 {
+				delete(d.callerActive, c)
+			}
+		}
+	}
+	if c != "" {
+		if d.callerHeld[c]--; d.callerHeld[c] <= 0 {
+			delete(d.callerHeld, c)
+		}
+	}
+	d.cond.Broadcast()
 }
 
 // lookup returns the queued or running task with the id.
@@ -135,6 +210,7 @@ func (d *dispatcher) dropLocked(t *task, cause error) {
 	t.final = d.drop(t, cause)
 	t.state = taskDone
 	delete(d.active, t.job.ID)
+	d.releaseLocked(t, false)
 	close(t.done)
 }
 
@@ -145,31 +221,43 @@ func (d *dispatcher) counts() (running, queued int) {
 	return d.running, len(d.queue)
 }
 
+// memoryInUse returns the sum of the memory limits of the running tasks.
+func (d *dispatcher) memoryInUse() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.memUsed
+}
+
 func (d *dispatcher) worker() {
 	defer d.wg.Done()
 	for {
 		d.mu.Lock()
-		for len(d.queue) == 0 && !d.closed {
+		i := d.nextLocked()
+		for i < 0 && !(d.closed && len(d.queue) == 0) {
 			d.cond.Wait()
+			i = d.nextLocked()
 		}
-		if len(d.queue) == 0 {
+		if i < 0 {
 			d.mu.Unlock()
 			return
 		}
-		t := d.queue[0]
-		d.queue[0] = nil
-		d.queue = d.queue[1:]
+		t := d.queue[i]
+		d.queue = slices.Delete(d.queue, i, i+1)
 		t.state = taskRunning
 		d.running++
+		d.memUsed += t.memory()
+		if c := t.caller(); c != "" {
+			d.callerActive[c]++
+		}
 		d.mu.Unlock()
 
 		final := d.run(t)
 
 		d.mu.Lock()
-		d.running--
 		t.final = final
 		t.state = taskDone
 		delete(d.active, t.job.ID)
+		d.releaseLocked(t, true)
 		d.mu.Unlock()
 		t.cancel(nil) // release the context's resources
 		close(t.done)

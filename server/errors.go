@@ -36,7 +36,10 @@ var (
 // Why a job was not accepted.
 var (
 	errQueueFull = errors.New("queue full")
-	errClosed    = errors.New("server closed")
+	// errCallerFull: the caller's token has its share of the slots and
+	// of the queue.
+	errCallerFull = errors.New("token quota full")
+	errClosed     = errors.New("server closed")
 )
 
 // Messages shown in records; the details are only logged.

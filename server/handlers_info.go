@@ -56,7 +56,8 @@ func (s *Server) handleInterpreters(w http.ResponseWriter, _ *http.Request, _ ht
 
 // handleMetrics serves GET /metrics in the Prometheus text format.
 func (s *Server) handleMetrics(w http.ResponseWriter, _ *http.Request, _ httprouter.Params) {
-	running, queued := s.disp.counts()
+	g := gauges{memoryInUse: s.disp.memoryInUse(), memoryBudget: int64(s.opts.MemoryBudgetMB) << 20}
+	g.running, g.queued = s.disp.counts()
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	s.metrics.write(w, running, queued)
+	s.metrics.write(w, g)
 }

@@ -36,6 +36,7 @@ func (s *Server) handleEval(w http.ResponseWriter, r *http.Request, _ httprouter
 		s.fail(w, r, err)
 		return
 	}
+	job.caller = callerOf(r.Context()).id
 	s.runSync(w, r, job)
 }
 
@@ -83,6 +84,7 @@ func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error)
 	if err != nil && lb.hit {
 		return Job{}, lb.tooLarge()
 	}
+	job.caller = callerOf(r.Context()).id
 	return job, err
 }
 

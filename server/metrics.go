@@ -26,6 +26,15 @@ type metrics struct {
 	durationSum float64  // seconds
 	runs        uint64
 	rejections  uint64
+	quota       uint64 // 429s for a token past its share
+	unauth      uint64 // 401s
+}
+
+// gauges are the values of the moment that /metrics shows.
+type gauges struct {
+	running, queued int
+	memoryInUse     int64 // bytes: memory limits of the running executions
+	memoryBudget    int64 // bytes; 0: no budget
 }
 
 func newMetrics() *metrics {
@@ -60,7 +69,22 @@ func (m *metrics) rejected() {
 	m.mu.Unlock()
 }
 
-func (m *metrics) write(w io.Writer, running, queued int) {
+// quotaRejected counts a submission refused because its token had its
+// share.
+func (m *metrics) quotaRejected() {
+	m.mu.Lock()
+	m.quota++
+	m.mu.Unlock()
+}
+
+// unauthorized counts a request refused with 401.
+func (m *metrics) unauthorized() {
+	m.mu.Lock()
+	m.unauth++
+	m.mu.Unlock()
+}
+
+func (m *metrics) write(w io.Writer, g gauges) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := bufio.NewWriter(w)
@@ -91,8 +115,17 @@ func (m *metrics) write(w io.Writer, running, queued int) {
 	head("pyexec_queue_rejections_total", "counter", "Submissions refused with 429 because the queue was full.")
 	b.WriteString("pyexec_queue_rejections_total " + u(m.rejections) + "\n")
 
+	head("pyexec_token_quota_rejections_total", "counter", "Submissions refused with 429 because their token had its share of the slots and the queue.")
+	b.WriteString("pyexec_token_quota_rejections_total " + u(m.quota) + "\n")
+	head("pyexec_http_unauthorized_total", "counter", "Requests refused with 401 (no token, or not a valid one).")
+	b.WriteString("pyexec_http_unauthorized_total " + u(m.unauth) + "\n")
+
 	head("pyexec_executions_running", "gauge", "Executions running now.")
-	b.WriteString("pyexec_executions_running " + strconv.Itoa(running) + "\n")
+	b.WriteString("pyexec_executions_running " + strconv.Itoa(g.running) + "\n")
 	head("pyexec_executions_queued", "gauge", "Executions waiting for a free slot.")
-	b.WriteString("pyexec_executions_queued " + strconv.Itoa(queued) + "\n")
+	b.WriteString("pyexec_executions_queued " + strconv.Itoa(g.queued) + "\n")
+	head("pyexec_memory_admitted_bytes", "gauge", "Sum of the memory limits of the running executions.")
+	b.WriteString("pyexec_memory_admitted_bytes " + strconv.FormatInt(g.memoryInUse, 10) + "\n")
+	head("pyexec_memory_budget_bytes", "gauge", "Most the memory limits of running executions may sum to; 0: no budget.")
+	b.WriteString("pyexec_memory_budget_bytes " + strconv.FormatInt(g.memoryBudget, 10) + "\n")
 }

@@ -45,6 +45,26 @@ type Options struct {
 	// QueueSize is the number of jobs that may wait for a free slot; past
 	// it a submission gets 429 with Retry-After. If zero, 100 is used.
 	QueueSize int
+	// MemoryBudgetMB bounds the sum of the memory limits of the running
+	// jobs. A job whose limit does not fit waits in the queue, and the
+	// jobs behind it wait with it, until enough running ones finish; no
+	// job is started past the budget. Max.MemoryMB must fit in it. If
+	// zero, there is no budget.
+	MemoryBudgetMB int
+
+	// Tokens are the bearer tokens of the API. None: the server is open.
+	Tokens Tokens
+	// TokenMaxConcurrent caps the running jobs of one token: its other
+	// jobs wait while other tokens' jobs pass them. TokenMaxQueued is how
+	// many jobs of one token may wait on top of those; a submission past
+	// both gets 429 with Retry-After, and other tokens' are still
+	// accepted. Both apply only when Tokens are set. If zero, half of
+	// MaxConcurrent and half of QueueSize (rounded up) are used.
+	TokenMaxConcurrent int
+	TokenMaxQueued     int
+
+	// HTTP bounds the HTTP connections of HTTPServer and Listener.
+	HTTP HTTPOptions
 
 	// RecordTTL is how long a finished execution record is kept. If zero,
 	// one hour is used.
@@ -169,6 +189,13 @@ func (o Options) withDefaults() Options {
 	if o.QueueSize == 0 {
 		o.QueueSize = 100
 	}
+	if o.TokenMaxConcurrent == 0 {
+		o.TokenMaxConcurrent = (o.MaxConcurrent + 1) / 2
+	}
+	if o.TokenMaxQueued == 0 {
+		o.TokenMaxQueued = (o.QueueSize + 1) / 2
+	}
+	o.HTTP = o.HTTP.withDefaults()
 	if o.RecordTTL == 0 {
 		o.RecordTTL = time.Hour
 	}
@@ -231,6 +258,22 @@ func (o Options) validate() error {
 			o.MaxRecords, o.MaxConcurrent+o.QueueSize)
 	case o.MaxCodeBytes < 0 || o.MaxRequestBytes < 0 || o.MaxArchiveEntries < 0:
 		return fmt.Errorf("size limits must not be negative")
+	case o.MemoryBudgetMB < 0:
+		return fmt.Errorf("memory budget %d MB is negative", o.MemoryBudgetMB)
+	case o.MemoryBudgetMB > 0 && o.Max.MemoryMB > o.MemoryBudgetMB:
+		return fmt.Errorf("max memory_mb %d is above the memory budget of %d MB: such a job could never start",
+			o.Max.MemoryMB, o.MemoryBudgetMB)
+	case o.TokenMaxConcurrent < 0 || o.TokenMaxQueued < 0:
+		return fmt.Errorf("token quotas must not be negative")
 	}
-	return nil
+	return o.HTTP.validate()
+}
+
+// admission is the dispatcher's share of the options.
+func (o Options) admission() admission {
+	a := admission{memBudget: int64(o.MemoryBudgetMB) << 20}
+	if !o.Tokens.Open() {
+		a.callerRunning, a.callerQueued = o.TokenMaxConcurrent, o.TokenMaxQueued
+	}
+	return a
 }

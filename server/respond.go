@@ -51,6 +51,11 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.metrics.rejected()
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, "too many executions are waiting; retry later")
+	case errors.Is(err, errCallerFull):
+		s.metrics.quotaRejected()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests,
+			"this token has as many executions running or waiting as one token may have; retry when one has finished")
 	case errors.Is(err, errClosed):
 		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
 	default:

@@ -86,6 +86,10 @@ type Job struct {
 	// streams it as Server-Sent Events. A Runner that does not call it
 	// leaves the event stream with the final record's output only.
 	Stream func(Feed)
+
+	// caller is the token holder who asked for the job ("" in an open
+	// server), whose quota it counts against; set by the handlers.
+	caller string
 }
 
 // Output is what a running job has written so far, kept within

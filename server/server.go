@@ -28,6 +28,7 @@ type Server struct {
 	dec     decoder
 	store   *memStore
 	disp    *dispatcher
+	auth    *authenticator
 	metrics *metrics
 	handler http.Handler
 
@@ -62,13 +63,14 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 			detectImports: opts.AutoDetectImports,
 		},
 		store:     newMemStore(opts.MaxRecords, opts.RecordTTL, time.Now),
+		auth:      newAuthenticator(opts.Tokens),
 		metrics:   newMetrics(),
 		stopping:  make(chan struct{}),
 		sweepStop: make(chan struct{}),
 		sweepDone: make(chan struct{}),
 	}
-	s.disp = newDispatcher(opts.MaxConcurrent, opts.QueueSize, s.execute, s.dropped)
-	s.handler = s.recoverer(s.routes())
+	s.disp = newDispatcher(opts.MaxConcurrent, opts.QueueSize, opts.admission(), s.execute, s.dropped)
+	s.handler = s.recoverer(s.connDeadlines(s.authenticate(s.routes())))
 	go s.sweep()
 	return s, nil
 }
@@ -202,8 +204,8 @@ func (s *Server) routes() http.Handler {
 	r.GET("/api/v1/executions/:id/events", s.handleEvents)
 	r.DELETE("/api/v1/executions/:id", s.handleKill)
 	r.GET("/api/v1/interpreters", s.handleInterpreters)
-	r.GET("/api/v1/deps", s.handleListLayers)
-	r.DELETE("/api/v1/deps/:key", s.handleRemoveLayer)
+	r.GET("/api/v1/deps", s.adminOnly(s.handleListLayers))
+	r.DELETE("/api/v1/deps/:key", s.adminOnly(s.handleRemoveLayer))
 	r.GET("/metrics", s.handleMetrics)
 	s.docsRoutes(r)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
