@@ -160,6 +160,19 @@ func TestDelegate(t *testing.T) {
 			t.Errorf("%s was chowned", p)
 		}
 	}
+	for _, h := range hs {
+		if !h.V2 || h.Dir != cgroupRoot {
+			continue
+		}
+		avail, _ := os.ReadFile(filepath.Join(h.Dir, "cgroup.controllers"))
+		on, _ := os.ReadFile(filepath.Join(h.Dir, "cgroup.subtree_control"))
+		for _, c := range RootControllers {
+			if slices.Contains(strings.Fields(string(avail)), c) && !slices.Contains(strings.Fields(string(on)), c) {
+				t.Errorf("v2 root: %s is not enabled for the root's children (%q)", c, on)
+			}
+		}
+		t.Logf("v2 root: Delegate enabled %v; now %q", d.Enabled, strings.TrimSpace(string(on)))
+	}
 	if b, err := os.ReadFile(filepath.Join(cgroupRoot, "cpuset", parent, "cpuset.cpus")); err == nil && strings.TrimSpace(string(b)) == "" {
 		t.Error("the cpuset parent has no cpus")
 	}

@@ -228,7 +228,11 @@ func doSetup(ctx context.Context, o setupOptions, out *setupLog, stdout io.Write
 func delegatedDirs(d cgroup.Delegation) string {
 	var names []string
 	for _, dd := range d.Dirs {
-		names = append(names, filepath.Base(filepath.Dir(dd.Dir)))
+		if h := filepath.Dir(dd.Dir); h == "/sys/fs/cgroup" {
+			names = append(names, "cgroup2")
+		} else {
+			names = append(names, filepath.Base(h))
+		}
 	}
 	return strings.Join(names, " ")
 }
