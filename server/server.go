@@ -207,6 +207,7 @@ func (s *Server) routes() http.Handler {
 	r.GET("/api/v1/deps", s.adminOnly(s.handleListLayers))
 	r.DELETE("/api/v1/deps/:key", s.adminOnly(s.handleRemoveLayer))
 	r.GET("/metrics", s.handleMetrics)
+	r.POST("/mcp", s.handleMCP())
 	s.docsRoutes(r)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")
