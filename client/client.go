@@ -21,6 +21,7 @@ type Client struct {
 	base      string // scheme://host[/prefix], no trailing slash, no query
 	hc        *http.Client
 	userAgent string
+	token     string // bearer token; "" sends none
 }
 
 // Option configures a Client in New.
@@ -45,6 +46,17 @@ func WithUserAgent(ua string) Option {
 		if ua != "" {
 			c.userAgent = ua
 		}
+	}
+}
+
+// WithToken makes every request carry "Authorization: Bearer <token>",
+// for a server with server.auth_tokens set (without one it answers 401,
+// an *APIError). Empty means no token, as python-executor's clients send
+// none. The token is sent as is: use https, or a trusted network, to a
+// server that is not on this host.
+func WithToken(token string) Option {
+	return func(c *Client) {
+		c.token = strings.TrimSpace(token)
 	}
 }
 
@@ -148,6 +160,9 @@ func (c *Client) newRequest(ctx context.Context, r request, accept string) (*htt
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", c.userAgent)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if r.contentType != "" {
 		req.Header.Set("Content-Type", r.contentType)
 	}

@@ -47,6 +47,51 @@ type ServerConfig struct {
 	MaxRequestMB int `mapstructure:"max_request_mb"`
 	// MaxCodeKB caps the total source of an /eval request, in KiB.
 	MaxCodeKB int `mapstructure:"max_code_kb"`
+
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds each write of a response, from its start (not
+	// from the request: a sync run or a long-poll waits longer).
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout is how long a keep-alive connection waits for its next
+	// request.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxHeaderKB caps a request's headers, in KiB (431 past it).
+	MaxHeaderKB int `mapstructure:"max_header_kb"`
+	// MaxConnections caps the connections open at once; past it new ones
+	// wait to be accepted.
+	MaxConnections int `mapstructure:"max_connections"`
+
+	// AuthTokens are bearer tokens that may use the API; with none (and no
+	// AdminTokens or token files) the API is open. See Tokens.
+	AuthTokens []string `mapstructure:"auth_tokens"`
+	// AuthTokensFile is a file of more AuthTokens, absolute, one a line
+	// (blank lines and lines starting with # are skipped). Empty: none.
+	AuthTokensFile string `mapstructure:"auth_tokens_file"`
+	// AdminTokens may also use the dependency cache's admin endpoints
+	// (listing and removing layers).
+	AdminTokens []string `mapstructure:"admin_tokens"`
+	// AdminTokensFile is a file of more AdminTokens, like AuthTokensFile.
+	AdminTokensFile string `mapstructure:"admin_tokens_file"`
+	// TokenMaxConcurrent caps the runs of one token executing at once.
+	// Zero: half of execution.max_concurrent, rounded up.
+	TokenMaxConcurrent int `mapstructure:"token_max_concurrent"`
+	// TokenMaxQueued caps the runs of one token waiting on top of those;
+	// past both, that token gets 429. Zero: half of execution.queue_size,
+	// rounded up.
+	TokenMaxQueued int `mapstructure:"token_max_queued"`
+}
+
+// Loopback reports whether Host binds only loopback addresses: a
+// loopback IP or "localhost".
+func (s ServerConfig) Loopback() bool {
+	if strings.EqualFold(s.Host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(s.Host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Addr is Host and Port joined for net.Listen.
@@ -134,6 +179,11 @@ type ExecutionConfig struct {
 	CleanupTTL time.Duration `mapstructure:"cleanup_ttl"`
 	// MaxRecords caps the records kept; the oldest finished go first.
 	MaxRecords int `mapstructure:"max_records"`
+	// MemoryBudgetMB bounds the sum of the memory limits of the runs
+	// executing at once; a run that does not fit waits in the queue. Zero:
+	// 75% of the host's memory (Runtime.HostMemoryMB; no budget when that
+	// is unknown). limits.max.memory_mb must fit in it.
+	MemoryBudgetMB int `mapstructure:"memory_budget_mb"`
 	// AutoDetectImports turns import detection for /eval on.
 	AutoDetectImports bool `mapstructure:"auto_detect_imports"`
 }
@@ -262,6 +312,15 @@ func Defaults() Config {
 			ShutdownGrace: 10 * time.Second,
 			MaxRequestMB:  100,
 			MaxCodeKB:     100,
+
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       2 * time.Minute,
+			WriteTimeout:      2 * time.Minute,
+			IdleTimeout:       time.Minute,
+			MaxHeaderKB:       64,
+			MaxConnections:    1024,
+			AuthTokens:        []string{},
+			AdminTokens:       []string{},
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 		Limits: LimitsConfig{
@@ -279,7 +338,7 @@ func Defaults() Config {
 			},
 			Max: Limits{
 				TimeoutSeconds: 3600,
-				MemoryMB:       8192,
+				MemoryMB:       0, // Resolve: min(8192, execution.memory_budget_mb)
 				DiskMB:         8192,
 				CPUShares:      262144,
 				CPULimit:       0,
@@ -293,6 +352,7 @@ func Defaults() Config {
 			QueueSize:         256,
 			CleanupTTL:        time.Hour,
 			MaxRecords:        10000,
+			MemoryBudgetMB:    0,
 			AutoDetectImports: true,
 		},
 		Interpreters: InterpreterConfig{
@@ -340,7 +400,19 @@ type Runtime struct {
 	Home, XDGRuntimeDir string
 	// SubIDCount is the size of the user's sub-id range (rootless only).
 	SubIDCount int
+	// HostMemoryMB is the host's memory (MemTotal), 0 if unknown.
+	HostMemoryMB int
 }
+
+// Memory defaults resolved from the host (see Resolve).
+const (
+	// memoryBudgetPercent of the host's memory is the default budget of
+	// the runs executing at once.
+	memoryBudgetPercent = 75
+	// maxMemoryMB is the default limits.max.memory_mb, when the budget
+	// is larger.
+	maxMemoryMB = 8192
+)
 
 // RootlessMode tells whether mode ("auto", "root" or "rootless") means a
 // rootless server for effective uid euid.
@@ -355,8 +427,18 @@ func RootlessMode(mode string, euid int) bool {
 }
 
 // Resolve fills the defaults left empty (zero) that depend on rt: the
-// state and cache dirs and the id range.
+// state and cache dirs, the id range, the memory budget and the largest
+// memory a run may ask for.
 func (c *Config) Resolve(rt Runtime) {
+	if c.Execution.MemoryBudgetMB == 0 {
+		c.Execution.MemoryBudgetMB = rt.HostMemoryMB * memoryBudgetPercent / 100
+	}
+	if c.Limits.Max.MemoryMB == 0 {
+		c.Limits.Max.MemoryMB = maxMemoryMB
+		if b := c.Execution.MemoryBudgetMB; b > 0 {
+			c.Limits.Max.MemoryMB = min(maxMemoryMB, b)
+		}
+	}
 	j := &c.Jail
 	if rt.Rootless {
 		if j.StateDir == "" {

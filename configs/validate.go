@@ -55,6 +55,7 @@ func (c Config) Validate() error {
 	c.Jail.validate(&p)
 	c.Pool.validate(&p)
 	c.Deps.validate(&p)
+	c.validateBudget(&p)
 	return errors.Join(p...)
 }
 
@@ -65,6 +66,8 @@ func (s ServerConfig) validate(p *problems) {
 	p.duration("server.shutdown_grace", s.ShutdownGrace, 0)
 	p.atLeast("server.max_request_mb", int64(s.MaxRequestMB), 1)
 	p.atLeast("server.max_code_kb", int64(s.MaxCodeKB), 1)
+	s.validateHTTP(p)
+	s.validateAuth(p)
 }
 
 func (l LogConfig) validate(p *problems) {
@@ -116,6 +119,15 @@ func (e ExecutionConfig) validate(p *problems) {
 	p.atLeast("execution.queue_size", int64(e.QueueSize), 0)
 	p.duration("execution.cleanup_ttl", e.CleanupTTL, time.Second)
 	p.atLeast("execution.max_records", int64(e.MaxRecords), 1)
+	p.atLeast("execution.memory_budget_mb", int64(e.MemoryBudgetMB), 0)
+}
+
+// validateBudget checks that a run asking for the most memory can start.
+func (c Config) validateBudget(p *problems) {
+	if b := c.Execution.MemoryBudgetMB; b > 0 && c.Limits.Max.MemoryMB > b {
+		p.add("limits.max.memory_mb", "must be <= execution.memory_budget_mb (%d, by default 75%% of the host's memory): a run asking for more could never start, got %d",
+			b, c.Limits.Max.MemoryMB)
+	}
 }
 
 func (i InterpreterConfig) validate(p *problems) {

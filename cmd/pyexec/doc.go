@@ -12,7 +12,8 @@
 //	pyexec version
 //
 // Run "pyexec help" for the flags. The server URL comes from --server, else
-// the PYEXEC_SERVER environment variable, else http://localhost:8080.
+// the PYEXEC_SERVER environment variable, else http://localhost:8080. A
+// server with bearer tokens gets the one of --token, else of PYEXEC_TOKEN.
 //
 // The exit code is the script's own; 124 when the execution timed out, 137
 // when it was killed, 1 when it failed without an exit code, 2 for usage

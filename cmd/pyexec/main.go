@@ -137,7 +137,7 @@ func oneLine(s string) string {
 
 // newClient returns a client for --server.
 func (c *cli) newClient() (*client.Client, error) {
-	cl, err := client.New(c.g.server, client.WithUserAgent("pyexec-cli/"+version()))
+	cl, err := client.New(c.g.server, client.WithUserAgent("pyexec-cli/"+version()), client.WithToken(c.g.token))
 	if err != nil {
 		return nil, usageErrorf("bad --server: %v", err)
 	}

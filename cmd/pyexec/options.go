@@ -26,6 +26,8 @@ type globalOpts struct {
 	quiet    bool
 	verbose  bool
 	help     bool
+	// token is the bearer token (ours: python-executor's CLI has none).
+	token string
 }
 
 // projectOpts are the flags of run and submit.
@@ -59,12 +61,14 @@ type opts struct {
 	s streamOpts
 }
 
-// newOpts returns the defaults, reading PYEXEC_SERVER from environ.
+// newOpts returns the defaults, reading PYEXEC_SERVER and PYEXEC_TOKEN
+// from environ.
 func newOpts(environ []string) *opts {
 	o := &opts{g: globalOpts{server: defaultServer}}
 	if v, ok := lookupEnv(environ, "PYEXEC_SERVER"); ok && v != "" {
 		o.g.server = v
 	}
+	o.g.token, _ = lookupEnv(environ, "PYEXEC_TOKEN")
 	return o
 }
 
@@ -73,6 +77,7 @@ func (o *opts) globalFlags() *flagSet {
 	fs := &flagSet{}
 	g := &o.g
 	fs.stringVar(&g.server, "server", "", "URL", "server URL (env PYEXEC_SERVER, default "+defaultServer+")")
+	fs.stringVar(&g.token, "token", "", "TOKEN", "bearer token, for a server with server.auth_tokens (env PYEXEC_TOKEN, which keeps it out of the process list)")
 	fs.intVar(&g.timeout, "timeout", "N", "execution timeout in seconds (0 = server default)")
 	fs.intVar(&g.memoryMB, "memory", "N", "memory limit in MB (0 = server default)")
 	fs.intVar(&g.diskMB, "disk", "N", "disk limit in MB (0 = server default)")

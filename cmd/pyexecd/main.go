@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -105,6 +104,10 @@ func newLogger(c configs.LogConfig, w io.Writer) *slog.Logger {
 func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	tokens, err := apiTokens(cfg.Server, log)
+	if err != nil {
+		return err
+	}
 
 	cg, err := cgroup.NewManager(cfg.Jail.CgroupParent)
 	if err != nil {
@@ -200,6 +203,12 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
 		Layers:            layersAPI{layers},
 		Logger:            log,
+
+		MemoryBudgetMB:     cfg.Execution.MemoryBudgetMB,
+		Tokens:             tokens,
+		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
+		TokenMaxQueued:     cfg.Server.TokenMaxQueued,
+		HTTP:               httpOptions(cfg.Server),
 	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -209,13 +218,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := srv.HTTPServer() // timeouts and header limit of server.*
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(srv.Listener(ln)) }()
 	log.Info("pyexecd serving", "addr", ln.Addr().String(), "version", version,
 		"default_python", interps.Default().Version, "interpreters", len(interps.All()),
 		"cgroup_mode", cg.Mode().String())

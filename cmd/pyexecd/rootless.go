@@ -43,7 +43,8 @@ func lookupWho(mode string) (who, error) {
 // runtimeOf is what the configuration's user-dependent defaults resolve
 // from. Inside the namespace the id count is what the namespace maps.
 func runtimeOf(w who, env []string) configs.Runtime {
-	rt := configs.Runtime{Rootless: w.rootless, Home: lookupEnv(env, "HOME"), XDGRuntimeDir: lookupEnv(env, "XDG_RUNTIME_DIR")}
+	rt := configs.Runtime{Rootless: w.rootless, Home: lookupEnv(env, "HOME"), XDGRuntimeDir: lookupEnv(env, "XDG_RUNTIME_DIR"),
+		HostMemoryMB: hostMemoryMB()}
 	switch {
 	case w.inside:
 		rt.SubIDCount = mappedIDs()
