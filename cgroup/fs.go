@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -111,4 +112,34 @@ func subdirs(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// killTree SIGKILLs the tasks of the group at dir and of every group below
+// it (a zygote's group holds its runs' groups).
+func killTree(dir string) error {
+	subs, err := subdirs(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sub := range subs {
+		errs = append(errs, killTree(filepath.Join(dir, sub)))
+	}
+	errs = append(errs, killProcs(filepath.Join(dir, "cgroup.procs")))
+	return errors.Join(errs...)
+}
+
+// rmdirTree removes the group at dir and every group below it, deepest
+// first. A missing directory is not an error.
+func rmdirTree(dir string) error {
+	subs, err := subdirs(dir)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, sub := range subs {
+		errs = append(errs, rmdirTree(filepath.Join(dir, sub)))
+	}
+	errs = append(errs, rmdir(dir))
+	return errors.Join(errs...)
 }

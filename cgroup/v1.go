@@ -160,17 +160,18 @@ func (b *v1) usage(name string) (Usage, error) {
 }
 
 func (b *v1) kill(name string) error {
-	// The pids hierarchy holds every task of the jail; v1 has no cgroup.kill.
-	return killProcs(b.file(cgroup1.Pids, name, "cgroup.procs"))
+	// The pids hierarchy holds every task of the jail (in its group and
+	// the groups below); v1 has no cgroup.kill.
+	return killTree(b.file(cgroup1.Pids, name, ""))
 }
 
 func (b *v1) remove(name string) error {
 	var errs []error
 	for _, dir := range b.dirs {
-		errs = append(errs, rmdir(filepath.Join(dir, b.parent, name)))
+		errs = append(errs, rmdirTree(filepath.Join(dir, b.parent, name)))
 	}
 	if b.hybrid {
-		errs = append(errs, rmdir(filepath.Join(unifiedMount, b.parent, name)))
+		errs = append(errs, rmdirTree(filepath.Join(unifiedMount, b.parent, name)))
 	}
 	return errors.Join(errs...)
 }

@@ -134,11 +134,11 @@ func (b *v2) kill(name string) error {
 	} else if err != nil {
 		return err
 	}
-	return killProcs(b.file(name, "cgroup.procs"))
+	return killTree(b.file(name, ""))
 }
 
 func (b *v2) remove(name string) error {
-	return rmdir(filepath.Join(v2Mount, b.parent, name))
+	return rmdirTree(filepath.Join(v2Mount, b.parent, name))
 }
 
 func (b *v2) parentDirs() []string { return []string{filepath.Join(v2Mount, b.parent)} }

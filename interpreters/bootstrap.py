@@ -7,9 +7,13 @@
 #
 # usage: python -u bootstrap.py [-e] [-r FD] [-p CMD]... -- /work/ENTRY [ARG]...
 #        python -u bootstrap.py -r FD -w FD
+#        python -u bootstrap.py -r FD -z FD -s FD
 #   -w FD   warm mode: started ahead of a request, block reading the
 #           request from FD (fields as in the report: "entry", "arg",
 #           "env", "eval", "pre", "layer"), then run it as above
+#   -z FD   zygote mode: a template jail's init (see _zygote); FD is the
+#           control socket, one request per message; -s FD holds the
+#           seccomp program each run loads
 #   -e      eval_last_expr: the value of a trailing expression is reported
 #   -r FD   write the report to this descriptor (closed on exec of children)
 #   -p CMD  run CMD with /bin/sh -c first; a failing one ends the run
@@ -18,6 +22,7 @@
 import sys
 import os
 
+_BASE_MODULES = set(sys.modules)
 _BOOT = __file__
 _WORK = "/work/"
 # The bootstrap's own imports write no bytecode, next to it or anywhere
@@ -226,10 +231,333 @@ def _warm(fd):
     os.environ.update(env)
     return argv, eval_last, pre, layers
 
+# ---- zygote mode ---------------------------------------------------------
+# The zygote is the init of a template jail: a user namespace of its own
+# (owned by an unprivileged host id), the capabilities it needs to make a
+# run's namespaces and mounts, a looser seccomp filter. It forks one child
+# per request, after a new pid namespace for it (unshare, then back with
+# setns, so that the zygote itself stays where it is):
+#   A  is pid 1 of the run's pid namespace: joins the run's cgroup
+#      (descriptors the server opened), unshares mount, net, ipc, uts and
+#      cgroup namespaces, mounts a fresh /work, /tmp, /dev/shm and /proc,
+#      brings up loopback, forks C, then reaps orphans and forwards signals
+#      until C ends, and writes C's status to the status descriptor; its exit
+#      ends the namespace;
+#   C  drops every capability and group, becomes the run's uid, places the
+#      request's files (charged to the run), sets its rlimits, loads the
+#      strict seccomp program and runs the code as in warm mode.
+_CLONE_NEWPID = 0x20000000
+_CLONE_FLAGS = 0x20000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x02000000  # mount net ipc uts cgroup
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_RDONLY = 2, 4, 8, 1
+_MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
+_PROC_MASKED = ("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/proc/interrupts", "/proc/sysrq-trigger")
+_PROC_RO = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys")
+_FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCONT", "SIGWINCH")
+
+
+class _Z:
+    libc = None
+    prog = None  # the seccomp sock_fprog, built once
+    pidns = -1   # the zygote's own pid namespace
+
+
+def _zfail(status_fd, what):
+    try:
+        err = _Z.libc and __import__("ctypes").get_errno()
+        os.write(status_fd, ("setup %s errno %s\n" % (what, err)).encode())
+    except Exception:
+        pass
+    os._exit(126)
+
+
+def _zmount(src, dst, fstype, flags, data, status_fd):
+    if _Z.libc.mount(src, dst, fstype, flags, data) != 0:
+        _zfail(status_fd, "mount " + dst.decode())
+
+
+def _zproc(status_fd):
+    _zmount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None, status_fd)
+    for p in _PROC_MASKED:
+        b = p.encode()
+        if os.path.isdir(p):
+            _Z.libc.mount(b"tmpfs", b, b"tmpfs", _MS_RDONLY, b"size=0")
+        elif os.path.exists(p):
+            _Z.libc.mount(b"/dev/null", b, None, _MS_BIND, None)
+    for p in _PROC_RO:
+        b = p.encode()
+        if _Z.libc.mount(b, b, None, _MS_BIND | _MS_REC, None) == 0:
+            _Z.libc.mount(b, b, None, _MS_BIND | _MS_REC | _MS_REMOUNT | _MS_RDONLY, None)
+
+
+def _zlo_up():
+    import socket, fcntl, struct
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x8 | 0x40))  # SIOCSIFFLAGS UP|LOOPBACK|RUNNING
+    finally:
+        s.close()
+
+
+def _zplace(fd, uid):
+    # The request's files, from the server's stream: per entry a line
+    # "<kind> <mode> <pathlen> <datalen>\n" then the path, then the data
+    # (a link's target). Directories are opened once and walked by
+    # descriptor: no path is resolved twice, no link is followed.
+    f = os.fdopen(fd, "rb", buffering=1 << 16)
+    dirs = {"": os.open("/work", os.O_RDONLY | os.O_DIRECTORY)}
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    while True:
+        head = f.readline()
+        if not head:
+            break
+        kind, mode, plen, dlen = head.split()
+        path = f.read(int(plen)).decode("utf-8", "surrogateescape")
+        data = f.read(int(dlen))
+        parent, _, name = path.rpartition("/")
+        pfd = dirs[parent]
+        mode = int(mode, 8)
+        if kind == b"d":
+            try:
+                os.mkdir(name, mode or 0o755, dir_fd=pfd)
+            except FileExistsError:
+                pass
+            dirs[path] = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
+            os.fchmod(dirs[path], mode or 0o755)
+        elif kind == b"l":
+            os.symlink(data.decode("utf-8", "surrogateescape"), name, dir_fd=pfd)
+        else:
+            out = os.open(name, flags, mode or 0o644, dir_fd=pfd)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(out, view):]
+                os.fchmod(out, mode or 0o644)
+            finally:
+                os.close(out)
+    for d in dirs.values():
+        os.close(d)
+    f.close()
+
+
+def _zrun(req, fds):
+    # C: the run's code, as its own uid, without privileges.
+    import signal
+    stdin, stdout, stderr, report, status, files = fds[:6]
+    libc = _Z.libc
+    for name in _FORWARDED + ("SIGCHLD", "SIGPIPE"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # what the interpreter starts with
+    uid = int(req["uid"])
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    for cap in range(64):
+        if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until EINVAL
+            break
+    libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
+    os.setresuid(uid, uid, uid)  # clears the permitted and effective sets
+    _zplace(files, uid)
+    import resource
+    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
+                        ("RLIMIT_SIGPENDING", req["sigpending"]), ("RLIMIT_MSGQUEUE", req["msgqueue"])):
+        v = int(value)
+        resource.setrlimit(getattr(resource, name), (v, v))
+    os.dup2(stdin, 0)
+    os.dup2(stdout, 1)
+    os.dup2(stderr, 2)
+    os.dup2(report, 3)
+    for fd in (stdin, stdout, stderr, report, status):
+        if fd > 3:
+            os.close(fd)
+    os.set_inheritable(3, False)
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, _Z.prog, 0, 0) != 0:  # NO_NEW_PRIVS, SECCOMP
+        os.write(2, b"pyexec: cannot load the seccomp filter\n")
+        os._exit(126)
+    os.chdir("/work")
+    for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP:
+        sys.modules.pop(name, None)
+    os.environ.clear()
+    os.environ.update(req["env"])
+    return 3
+
+
+# What a cold run has imported too by the time the code runs.
+_ZYGOTE_KEEP = {"importlib.machinery", "_ast"}
+
+
+def _zinit(child, status_fd):
+    # A, once C runs: pid 1 of the run. Reaps whatever is orphaned, forwards signals to
+    # the code, and reports the code's end; leaving ends the namespace.
+    import signal
+
+    def forward(sig, frame):
+        try:
+            os.kill(child, sig)
+        except OSError:
+            pass
+    for name in _FORWARDED:
+        signal.signal(getattr(signal, name), forward)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    while True:
+        try:
+            pid, st = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        except InterruptedError:
+            continue
+        if pid == child:
+            break
+    if os.WIFSIGNALED(st):
+        msg = b"signal %d\n" % os.WTERMSIG(st)
+    else:
+        msg = b"exit %d\n" % os.WEXITSTATUS(st)
+    try:
+        os.write(status_fd, msg)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _zchild(req, fds):
+    # A (returns, as C, the report descriptor to run the code with).
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    status = fds[4]
+    ncg = int(req["ncg"])
+    for fd in fds[6:6 + ncg]:
+        try:
+            os.write(fd, b"0")
+        except OSError:
+            _zfail(status, "join cgroup")
+        os.close(fd)
+    libc = _Z.libc
+    if libc.unshare(_CLONE_FLAGS) != 0:
+        _zfail(status, "unshare")
+    _zmount(None, b"/", None, _MS_REC | _MS_PRIVATE, None, status)
+    uid = int(req["uid"])
+    disk = int(req["disk"])
+    _zmount(b"tmpfs", b"/work", b"tmpfs", _MS_NOSUID | _MS_NODEV,
+            b"size=%d,mode=0700,uid=%d,gid=%d" % (disk, uid, uid), status)
+    _zmount(b"tmpfs", b"/tmp", b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=%d,mode=1777" % disk, status)
+    _zmount(b"shm", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+            b"size=%d,mode=1777" % min(disk, 64 << 20), status)
+    _zproc(status)
+    libc.sethostname(b"pyexec", 6)
+    _zlo_up()
+    child = os.fork()
+    if child == 0:
+        return _zrun(req, fds)
+    for fd in fds[:4] + fds[5:6]:
+        os.close(fd)
+    _zinit(child, status)
+
+
+def _zrequest(data):
+    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": []}
+    while data:
+        head, _, data = data.partition(b"\n")
+        name, _, size = head.partition(b" ")
+        n = int(size)
+        value = data[:n].decode("utf-8", "surrogateescape")
+        data = data[n:]
+        name = name.decode()
+        if name == "entry":
+            req["argv"].insert(0, value)
+        elif name == "arg":
+            req["argv"].append(value)
+        elif name == "env":
+            k, _, v = value.partition("=")
+            req["env"][k] = v
+        elif name == "eval":
+            req["eval"] = True
+        elif name == "pre":
+            req["pre"].append(value)
+        elif name == "layer":
+            req["layers"].append(value)
+        else:
+            req[name] = value
+    return req
+
+
+def _zygote(ctl, report, bpf):
+    import ctypes, signal, socket, array, resource
+    import fcntl, struct  # for the runs' loopback
+    _Z.libc = ctypes.CDLL(None, use_errno=True)
+    for fn in ("mount", "unshare", "sethostname", "prctl"):
+        getattr(_Z.libc, fn)
+    prog = b""
+    while True:
+        chunk = os.read(bpf, 1 << 16)
+        if not chunk:
+            break
+        prog += chunk
+    os.close(bpf)
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+    _Z.buf = ctypes.create_string_buffer(prog, len(prog))
+    _Z.prog = ctypes.byref(SockFprog(len(prog) // 8, ctypes.addressof(_Z.buf)))
+    _Z.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    for fn in ("setns",):
+        getattr(_Z.libc, fn)
+    _prepare()
+    import gc
+    gc.freeze()  # what the zygote made stays put: fewer copied pages per run
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps A and B
+    sock = socket.socket(fileno=ctl)
+    os.write(report, b"ready\n")
+    os.close(report)
+    fdsize = array.array("i").itemsize
+    while True:
+        try:
+            msg, anc, _, _ = sock.recvmsg(1 << 20, socket.CMSG_SPACE(32 * fdsize))
+        except InterruptedError:
+            continue
+        if not msg:
+            os._exit(0)  # the server closed its end
+        fds = array.array("i")
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds.frombytes(data[:len(data) - len(data) % fdsize])
+        fds = list(fds)
+        pid = -1
+        if _Z.libc.unshare(_CLONE_NEWPID) == 0:  # the run is pid 1 of its own
+            try:
+                pid = os.fork()
+            except OSError:
+                pid = -1
+            if pid != 0:
+                _Z.libc.setns(_Z.pidns, _CLONE_NEWPID)
+        if pid == 0:
+            sock.close()
+            req = _zrequest(msg)
+            try:
+                fd = _zchild(req, fds)
+            except BaseException as e:
+                _zfail(fds[4] if len(fds) > 4 else 2, "%s: %s" % (type(e).__name__, e))
+            _zexec(req, fd)
+        for fd in fds:
+            os.close(fd)
+
+
+def _zexec(req, fd):
+    pre, layers, argv = req["pre"], req["layers"], req["argv"]
+    if pre:
+        rc, cmd = _pre_commands(pre)
+        if rc != 0:
+            _report(fd, pre_command_failed=cmd)
+            sys.stdout.flush()
+            os._exit(rc if 0 < rc < 256 else 1)
+    if layers:
+        _add_layers(layers)
+    _run(argv[0], argv[1:], req["eval"], fd)
+
+
 
 def _main():
     argv = sys.argv[1:]
-    eval_last, fd, pre, layers, warm = False, -1, [], [], -1
+    eval_last, fd, pre, layers, warm, zygote, bpf = False, -1, [], [], -1, -1, -1
     while argv and argv[0] != "--":
         opt = argv.pop(0)
         if opt == "-e":
@@ -246,7 +574,13 @@ def _main():
             layers.append(argv.pop(0))
         elif opt == "-w":
             warm = int(argv.pop(0))
+        elif opt == "-z":
+            zygote = int(argv.pop(0))
+        elif opt == "-s":
+            bpf = int(argv.pop(0))
     _pdeathsig()
+    if zygote >= 0:
+        _zygote(zygote, fd, bpf)
     if warm >= 0:
         _prepare()
         if fd >= 0:

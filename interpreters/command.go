@@ -68,6 +68,17 @@ func (in Interpreter) WarmCommand() []string {
 	return []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-w", "4"}
 }
 
+// ZygoteCommand returns the argv of a bootstrap in zygote mode: the init
+// of a template jail that forks one run per request read from ControlFD
+// (a SOCK_SEQPACKET socket; EncodeRequest and the jail's own fields), each
+// run loading the seccomp program read once from SeccompFD.
+func (in Interpreter) ZygoteCommand() []string {
+	return []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-z", "4", "-s", "5"}
+}
+
+// SeccompFD is where a zygote reads its runs' seccomp program.
+const SeccompFD = 5
+
 // EncodeRequest is what a warm bootstrap reads from ControlFD: r and the
 // environment, in the same field format as the report.
 func EncodeRequest(r Run, env []string) []byte {

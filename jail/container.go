@@ -138,6 +138,15 @@ func jailRlimits(l Limits) []configs.Rlimit {
 	}
 }
 
+// zygoteRlimits are a zygote's own: it holds the descriptors of the runs it
+// is making (each run sets its own limits).
+func zygoteRlimits() []configs.Rlimit {
+	return []configs.Rlimit{
+		{Type: unix.RLIMIT_CORE, Hard: 0, Soft: 0},
+		{Type: unix.RLIMIT_NOFILE, Hard: 8192, Soft: 8192},
+	}
+}
+
 // Per-jail budgets of what the kernel counts per user. A jail's slot has
 // its own owner, so these bound one jail; in rootless mode every slot is
 // nested in the service user's namespace and these keep one jail from
@@ -154,4 +163,29 @@ func perJailSysctls() map[string]string {
 		"user.max_fanotify_groups":   "0",
 		"user.max_fanotify_marks":    "0",
 	}
+}
+
+// zygoteCaps are what a zygote keeps, in its own user namespace only: what
+// making a run's namespaces, mounts and uid takes. Every run drops them all
+// before its code starts.
+func zygoteCaps() *configs.Capabilities {
+	caps := []string{"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_CHOWN",
+		"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_ADMIN"}
+	return &configs.Capabilities{Bounding: caps, Effective: caps, Permitted: caps}
+}
+
+// zygoteConfig is the libcontainer configuration of a zygote's template
+// jail: a jail's, with the zygote's capabilities and looser filter, no
+// user namespaces of its own to make (user.max_user_namespaces 0), and its
+// process in the leaf cgroupPath of its group, whose other children are its
+// runs' groups.
+func (m *Manager) zygoteConfig(spec *Spec, slot *idSlot, cgroupPath, workDir string) (*configs.Config, error) {
+	cfg, err := m.containerConfig(spec, slot, cgroupPath, workDir)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Capabilities = zygoteCaps()
+	cfg.Seccomp = m.zseccomp
+	cfg.Sysctl["user.max_user_namespaces"] = "0"
+	return cfg, nil
 }

@@ -43,6 +43,9 @@ type Config struct {
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
+	// ZygoteRuns is how many runs one zygote may have at once (each runs
+	// as its own host uid). Zero: 64.
+	ZygoteRuns int
 	// StartThreads is how many jails may be starting at once. Each start
 	// runs on an OS thread locked for the life of the Manager (see
 	// spawner). Zero: 8.
@@ -73,7 +76,10 @@ type Manager struct {
 	targets  map[string]bool // Config.BindTargets
 	lockFile *os.File
 
-	slots    *idSlots       // the user namespaces jails join
+	slots    *idSlots // the user namespaces jails join
+	zslots   *idSlots // the user namespaces of zygotes
+	bpf      []byte   // the runs' seccomp program (zygotes hand it on)
+	zseccomp *configs.Seccomp
 	spawn    chan func()    // served by the start threads
 	cleanups sync.WaitGroup // jails being removed after their Wait
 
@@ -98,6 +104,9 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	if cfg.SandboxUID == 0 {
 		cfg.SandboxUID = 1000
 	}
+	if cfg.ZygoteRuns <= 0 {
+		cfg.ZygoteRuns = 64
+	}
 	if cfg.StartThreads <= 0 {
 		cfg.StartThreads = 8
 	}
@@ -110,22 +119,31 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	}
 	m := &Manager{
 		cfg: cfg, log: log, cg: cg,
-		rootfs:  filepath.Join(cfg.StateDir, "rootfs"),
-		runDir:  filepath.Join(cfg.StateDir, "run"),
-		workDir: filepath.Join(cfg.StateDir, "work"),
-		seccomp: seccompProfile(),
-		allowed: map[string]bool{},
-		targets: map[string]bool{},
-		running: map[string]*Jail{},
-		spawn:   make(chan func()),
+		rootfs:   filepath.Join(cfg.StateDir, "rootfs"),
+		runDir:   filepath.Join(cfg.StateDir, "run"),
+		workDir:  filepath.Join(cfg.StateDir, "work"),
+		seccomp:  seccompProfile(),
+		zseccomp: zygoteSeccomp(),
+		allowed:  map[string]bool{},
+		targets:  map[string]bool{},
+		running:  map[string]*Jail{},
+		spawn:    make(chan func()),
 	}
-	m.slots = &idSlots{m: m, limit: cfg.HostIDCount / 2}
+	// Zygote slots take the top of the id range, one-id slots the rest.
+	zyg := maxZygotes * cfg.zygoteIDs()
+	m.slots = &idSlots{m: m, make: m.newSlot, limit: (cfg.HostIDCount - zyg) / 2}
+	m.zslots = &idSlots{m: m, make: m.newZygoteSlot, limit: maxZygotes}
 	for _, p := range cfg.Mounts {
 		m.allowed[filepath.Clean(p)] = true
 	}
 	for _, p := range cfg.BindTargets {
 		m.targets[filepath.Clean(p)] = true
 	}
+	prog, err := compileBPF(m.seccomp)
+	if err != nil {
+		return nil, err
+	}
+	m.bpf = prog
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
@@ -184,6 +202,10 @@ func (c Config) validate() error {
 	return nil
 }
 
+// maxZygotes is how many zygote slots the id range keeps (live zygotes,
+// and their replacements while they are recycled).
+const maxZygotes = 16
+
 // checkHost fails when jails could not be isolated.
 func checkHost() error {
 	if os.Geteuid() != 0 {
@@ -227,6 +249,7 @@ func (m *Manager) Quiesce() { m.cleanups.Wait() }
 func (m *Manager) Close() error {
 	m.Quiesce()
 	m.slots.close()
+	m.zslots.close()
 	if m.lockFile == nil {
 		return nil
 	}

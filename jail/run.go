@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"golang.org/x/sys/unix"
 
 	"github.com/pyexec/pyexec/cgroup"
@@ -20,9 +21,17 @@ import (
 
 // Jail is one running jail.
 type Jail struct {
-	id      string
-	m       *Manager
-	slot    *idSlot // its user namespace and host ids
+	id    string
+	m     *Manager
+	slot  *idSlot    // its user namespace and host ids
+	slots *idSlots   // where slot goes back
+	extra []*os.File // a zygote template's descriptors 4 and up
+
+	// A run forked from a zygote has these instead of a container.
+	zyg     *Zygote
+	zuid    int              // its uid offset in the zygote
+	run     *cgroup.RunGroup // its cgroup
+	status  *os.File         // its pid 1 writes how the code ended
 	group   *cgroup.Group
 	work    string
 	c       *libcontainer.Container
@@ -87,7 +96,7 @@ func newID() string {
 // Start creates and starts a jail for spec. Call Wait to collect it; every
 // resource is released by Wait, or here on error.
 func (m *Manager) Start(spec Spec) (*Jail, error) {
-	j, err := m.start(spec, false)
+	j, err := m.start(spec, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -97,13 +106,22 @@ func (m *Manager) Start(spec Spec) (*Jail, error) {
 
 // start creates and starts a jail. A warm jail's clock and stdin wait for
 // Activate; a cold one is begun at once.
-func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
+//
+// zygote, when not nil, makes the jail a zygote's template: its process
+// gets these descriptors after the report pipe (4: the control socket,
+// 5: the runs' seccomp program), the zygote's configuration, and the leaf
+// group "z" of its cgroup.
+func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retErr error) {
 	if len(spec.Args) == 0 {
 		return nil, errors.New("jail spec: no command")
 	}
 	spec.Limits = spec.Limits.withDefaults()
 	t0 := time.Now()
-	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{}), stdin: spec.Stdin, warm: warm}
+	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{}), stdin: spec.Stdin, warm: warm,
+		extra: zygote, slots: m.slots}
+	if zygote != nil {
+		j.slots = m.zslots
+	}
 	var cleanups []func() error
 	defer func() {
 		if retErr != nil {
@@ -115,12 +133,12 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 		}
 	}()
 
-	slot, err := m.slots.acquire()
+	slot, err := j.slots.acquire()
 	if err != nil {
 		return nil, fmt.Errorf("jail ids: %w", err)
 	}
 	j.slot = slot
-	cleanups = append(cleanups, func() error { m.slots.release(slot); return nil })
+	cleanups = append(cleanups, func() error { j.slots.release(slot); return nil })
 
 	g, err := m.cg.Create(j.id, spec.Limits.Limits)
 	if err != nil {
@@ -139,7 +157,12 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 		return nil, fmt.Errorf("place files: %w", err)
 	}
 
-	cfg, err := m.containerConfig(&spec, slot, g.Path(), j.work)
+	var cfg *configs.Config
+	if zygote != nil {
+		cfg, err = m.zygoteConfig(&spec, slot, g.Path()+"/z", j.work)
+	} else {
+		cfg, err = m.containerConfig(&spec, slot, g.Path(), j.work)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +193,11 @@ func (m *Manager) start(spec Spec, warm bool) (_ *Jail, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
-	if err := slot.setRlimits(pid, jailRlimits(spec.Limits)); err != nil {
+	rl := jailRlimits(spec.Limits)
+	if zygote != nil {
+		rl = zygoteRlimits()
+	}
+	if err := slot.setRlimits(pid, rl); err != nil {
 		return nil, fmt.Errorf("jail rlimits: %w", err)
 	}
 	if err := c.Exec(); err != nil {
@@ -225,6 +252,9 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		return fail(err)
 	}
 	uid := j.m.cfg.SandboxUID
+	if j.extra != nil {
+		uid = 0 // a zygote: the root of its user namespace, with its capabilities
+	}
 	p := &libcontainer.Process{
 		Args: spec.Args, Env: spec.Env, UID: uid, GID: uid, Cwd: "/work",
 		Stdin: inR, Stdout: outW, Stderr: errW, Init: true,
@@ -245,13 +275,14 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 			j.report = newCapture(repR, maxReportBytes, nil)
 		}
 	}
-	if j.warm {
+	if j.warm && j.extra == nil {
 		ctlR, j.control, err = pipe()
 		if err != nil {
 			return fail(err)
 		}
 		p.ExtraFiles = append(p.ExtraFiles, ctlR)
 	}
+	p.ExtraFiles = append(p.ExtraFiles, j.extra...)
 	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes, j.flood)
 	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes, j.flood)
 	j.stdinW = inW
@@ -301,6 +332,10 @@ func (j *Jail) kill(why *bool) {
 		*why = true
 	}
 	j.mu.Unlock()
+	if j.zyg != nil {
+		_ = j.run.Kill() // pid 1 of the run's namespace goes with the rest
+		return
+	}
 	// The code is pid 1 of its pid namespace: killing it kills everything
 	// in the namespace. The cgroup kill catches anything else.
 	_ = j.proc.Signal(unix.SIGKILL)
@@ -311,6 +346,9 @@ func (j *Jail) kill(why *bool) {
 // traces (container state, cgroup, work dir) goes on in the background, off
 // the request's clock; Quiesce waits for it.
 func (j *Jail) Wait() (Result, error) {
+	if j.zyg != nil {
+		return j.waitZygoteRun()
+	}
 	var res Result
 	ps, waitErr := j.proc.Wait()
 	j.mu.Lock()
@@ -370,7 +408,7 @@ func (j *Jail) cleanup() error {
 	defer j.m.track(j, false)
 	// Every task of the jail is gone (its cgroup was killed and its pid
 	// namespace ended): its ids may serve the next jail.
-	defer j.m.slots.release(j.slot)
+	defer j.slots.release(j.slot)
 	var errs []error
 	if err := j.c.Destroy(); err != nil {
 		errs = append(errs, fmt.Errorf("destroy container: %w", err))

@@ -27,7 +27,8 @@ import (
 type idSlot struct {
 	n         int
 	rootID    int // host uid and gid of the jail's root (and the namespace's owner)
-	sandboxID int // host uid and gid of the jail's sandbox user
+	sandboxID int // host uid and gid of the jail's sandbox user (the first one)
+	runs      int // sandbox ids mapped: 1, or a zygote's concurrent runs
 	nsPath    string
 	holder    *os.Process
 	ctlMu     sync.Mutex
@@ -51,7 +52,7 @@ func (s *idSlot) alive() bool {
 func (s *idSlot) idMaps(sandboxUID int) []configs.IDMap {
 	return []configs.IDMap{
 		{ContainerID: 0, HostID: int64(s.rootID), Size: 1},
-		{ContainerID: int64(sandboxUID), HostID: int64(s.sandboxID), Size: 1},
+		{ContainerID: int64(sandboxUID), HostID: int64(s.sandboxID), Size: int64(s.runs)},
 	}
 }
 
@@ -95,6 +96,7 @@ func (s *idSlot) setRlimits(pid int, limits []configs.Rlimit) error {
 // idSlots hands out slots; a released slot is reused by a later jail.
 type idSlots struct {
 	m     *Manager
+	make  func(n int) (*idSlot, error)
 	mu    sync.Mutex
 	free  []*idSlot
 	all   []*idSlot
@@ -125,7 +127,7 @@ func (s *idSlots) acquire() (*idSlot, error) {
 	n := s.made
 	s.made++
 	s.mu.Unlock()
-	sl, err := s.m.newSlot(n)
+	sl, err := s.make(n)
 	if err != nil {
 		s.mu.Lock()
 		// Give the number back so that a later try reuses it.
@@ -140,7 +142,7 @@ func (s *idSlots) acquire() (*idSlot, error) {
 }
 
 func (s *idSlots) remake(old *idSlot) (*idSlot, error) {
-	sl, err := s.m.newSlot(old.n)
+	sl, err := s.make(old.n)
 	if err != nil {
 		s.mu.Lock()
 		s.free = append(s.free, old)
@@ -200,7 +202,27 @@ const holderReadyTimeout = 10 * time.Second
 // the namespace's id maps. The holder is started from a start thread, so
 // its parent-death signal fires only when the server dies.
 func (m *Manager) newSlot(n int) (*idSlot, error) {
-	sl := &idSlot{n: n, rootID: m.cfg.HostIDBase + 2*n, sandboxID: m.cfg.HostIDBase + 2*n + 1, dead: make(chan struct{})}
+	sl := &idSlot{n: n, rootID: m.cfg.HostIDBase + 2*n, sandboxID: m.cfg.HostIDBase + 2*n + 1, runs: 1, dead: make(chan struct{})}
+	return m.startHolder(sl)
+}
+
+// zygoteIDs is how many ids a zygote slot takes: its root and one per run.
+func (c Config) zygoteIDs() int { return 1 + c.ZygoteRuns }
+
+// newZygoteSlot makes zygote slot n, from the top of the id range down:
+// its root is one id, and runs get the ZygoteRuns ids above it (the jail's
+// SandboxUID and up), so that concurrent runs of one zygote never share a
+// host uid either.
+func (m *Manager) newZygoteSlot(n int) (*idSlot, error) {
+	w := m.cfg.zygoteIDs()
+	root := m.cfg.HostIDBase + m.cfg.HostIDCount - (n+1)*w
+	sl := &idSlot{n: n, rootID: root, sandboxID: root + 1, runs: m.cfg.ZygoteRuns, dead: make(chan struct{})}
+	return m.startHolder(sl)
+}
+
+// startHolder starts the holder of sl's user namespace and writes its maps.
+func (m *Manager) startHolder(sl *idSlot) (*idSlot, error) {
+	n := sl.n
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("holder socket: %w", err)
@@ -256,7 +278,7 @@ func (m *Manager) newSlot(n int) (*idSlot, error) {
 		return nil, fmt.Errorf("user namespace holder did not get ready (%s): %w", sl.exit, errors.Join(err, errHolder))
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
-	maps := fmt.Sprintf("0 %d 1\n%d %d 1\n", sl.rootID, m.cfg.SandboxUID, sl.sandboxID)
+	maps := fmt.Sprintf("0 %d 1\n%d %d %d\n", sl.rootID, m.cfg.SandboxUID, sl.sandboxID, sl.runs)
 	for _, f := range []string{"uid_map", "gid_map"} {
 		if err := os.WriteFile("/proc/"+pid+"/"+f, []byte(maps), 0); err != nil {
 			return fail(fmt.Errorf("write holder %s: %w", f, err))

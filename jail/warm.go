@@ -32,7 +32,7 @@ var ErrDiskSize = errors.New("warm jail: disk size differs from the pooled one")
 // what it does before that is start-up, off the request's clock. Kill or
 // Wait the jail like any other.
 func (m *Manager) StartWarm(spec Spec, ready string) (*Jail, error) {
-	j, err := m.start(spec, true)
+	j, err := m.start(spec, true, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,396 @@
+package jail
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/pyexec/pyexec/cgroup"
+)
+
+// A Zygote is a template jail whose init, the bootstrap in zygote mode,
+// started once and did everything every run needs (imports, compiler
+// warm-up); each run is a fork of it with namespaces, a cgroup, a uid, a
+// /work and a /tmp of its own (see the bootstrap's zygote mode for the
+// steps inside). What runs share is the zygote's copy-on-write memory
+// image, nothing else; nothing flows back into the zygote.
+type Zygote struct {
+	m        *Manager
+	tmpl     *Jail
+	ctl      *os.File // the control socket (SOCK_SEQPACKET)
+	ctlMu    sync.Mutex
+	uids     chan int // free run offsets: uid SandboxUID+k
+	born     time.Time
+	disk     int64
+	served   atomic.Int64
+	inFlight sync.WaitGroup
+	dead     chan struct{} // closed when the template jail ended
+	exit     error         // how it ended; read after dead is closed
+}
+
+// ErrZygoteBusy is returned by Zygote.Start when every run uid of the
+// zygote is in use, and ErrZygoteDead when its template jail ended.
+var (
+	ErrZygoteBusy = errors.New("zygote: every run slot is in use")
+	ErrZygoteDead = errors.New("zygote: its template jail has ended")
+)
+
+// StartZygote starts spec's process as a zygote: spec.Args must be the
+// bootstrap in zygote mode reading requests from descriptor 4 and the
+// seccomp program from 5, which writes ready to its report pipe (3) once it
+// waits. spec.Limits bound its start; the zygote itself has no memory
+// limit of its own beyond what its runs are given.
+func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("zygote socket: %w", err)
+	}
+	ours := os.NewFile(uintptr(pair[0]), "zygote-ctl")
+	theirs := os.NewFile(uintptr(pair[1]), "zygote-ctl-child")
+	defer theirs.Close()
+	prog, err := memfdWith("pyexec-seccomp", m.bpf)
+	if err != nil {
+		ours.Close()
+		return nil, err
+	}
+	defer prog.Close()
+	spec.Limits.Limits = cgroup.Limits{}
+	j, err := m.start(spec, true, []*os.File{theirs, prog})
+	if err != nil {
+		ours.Close()
+		return nil, err
+	}
+	if err := j.awaitReady(ready, j.limits.Timeout); err != nil {
+		j.report = newCapture(j.reportR, maxReportBytes, nil)
+		ours.Close()
+		discard(j)
+		return nil, err
+	}
+	j.report = newCapture(j.reportR, maxReportBytes, nil)
+	z := &Zygote{m: m, tmpl: j, ctl: ours, uids: make(chan int, m.cfg.ZygoteRuns), born: time.Now(),
+		disk: spec.Limits.DiskBytes, dead: make(chan struct{})}
+	for k := 0; k < m.cfg.ZygoteRuns; k++ {
+		z.uids <- k
+	}
+	j.begin() // its clock: the template's timeout is its life, see Close
+	go func() {
+		_, err := j.Wait()
+		z.exit = err
+		close(z.dead)
+	}()
+	return z, nil
+}
+
+// memfdWith returns a sealed-size memory file holding b, at offset 0.
+func memfdWith(name string, b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("memfd: %w", err)
+	}
+	return f, nil
+}
+
+// Age is how long ago the zygote started.
+func (z *Zygote) Age() time.Duration { return time.Since(z.born) }
+
+// Served counts the runs started from the zygote.
+func (z *Zygote) Served() int64 { return z.served.Load() }
+
+// Alive reports whether the template jail still runs.
+func (z *Zygote) Alive() bool {
+	select {
+	case <-z.dead:
+		return false
+	default:
+		return true
+	}
+}
+
+// Close waits for the runs in flight (at most grace), then ends the
+// template jail. Runs started after Close fail.
+func (z *Zygote) Close(grace time.Duration) {
+	done := make(chan struct{})
+	go func() { z.inFlight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+	}
+	z.ctlMu.Lock()
+	z.ctl.Close()
+	z.ctlMu.Unlock()
+	z.tmpl.Kill()
+	<-z.dead
+}
+
+// Start forks a run from the zygote: a (cold-equivalent) jail that runs
+// a.Control (interpreters.EncodeRequest) with a.Files in its /work and
+// a.Stdin, within a.Limits (any disk size). Wait or Kill it like any jail.
+func (z *Zygote) Start(a Activation) (_ *Jail, retErr error) {
+	if !z.Alive() {
+		return nil, ErrZygoteDead
+	}
+	var k int
+	select {
+	case k = <-z.uids:
+	default:
+		return nil, ErrZygoteBusy
+	}
+	l := a.Limits.withDefaults()
+	j := &Jail{id: newID(), m: z.m, zyg: z, zuid: k, limits: l, stop: make(chan struct{}), stdin: a.Stdin}
+	var cleanups []func() error
+	defer func() {
+		if retErr != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				if err := cleanups[i](); err != nil {
+					z.m.log.Warn("zygote run cleanup after failed start", "jail", j.id, "err", err)
+				}
+			}
+		}
+	}()
+	cleanups = append(cleanups, func() error { z.uids <- k; return nil })
+	run, err := z.tmpl.group.NewRun(j.id, l.Limits)
+	if err != nil {
+		return nil, fmt.Errorf("run cgroup: %w", err)
+	}
+	j.run = run
+	cleanups = append(cleanups, run.Delete)
+
+	var mine, theirs []*os.File // the server's ends; the run's ends
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
+	}
+	defer func() { closeAll(theirs) }() // sent, or failed: these go either way
+	pipe := func() (r, w *os.File, err error) {
+		r, w, err = os.Pipe()
+		return
+	}
+	var files [6][2]*os.File // stdin, stdout, stderr, report, status, files: [read, write]
+	for i := range files {
+		r, w, err := pipe()
+		if err != nil {
+			closeAll(mine)
+			return nil, fmt.Errorf("make pipes: %w", err)
+		}
+		files[i] = [2]*os.File{r, w}
+		if i == 0 || i == 5 { // the server writes stdin and the files
+			mine, theirs = append(mine, w), append(theirs, r)
+		} else {
+			mine, theirs = append(mine, r), append(theirs, w)
+		}
+	}
+	for _, p := range run.ProcsFiles() {
+		f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			closeAll(mine)
+			return nil, fmt.Errorf("open run cgroup: %w", err)
+		}
+		theirs = append(theirs, f)
+	}
+	j.stdinW = files[0][1]
+	j.stdout = newCapture(files[1][0], l.MaxOutputBytes, j.flood)
+	j.stderr = newCapture(files[2][0], l.MaxOutputBytes, j.flood)
+	j.report = newCapture(files[3][0], maxReportBytes, nil)
+	j.status = files[4][0]
+	filesW := files[5][1]
+	cleanups = append(cleanups, func() error {
+		j.closeParentEnds()
+		j.status.Close()
+		filesW.Close()
+		return nil
+	})
+
+	msg := append([]byte(nil), a.Control...)
+	field := func(name string, v int64) {
+		s := strconv.FormatInt(v, 10)
+		msg = append(msg, fmt.Sprintf("%s %d\n%s", name, len(s), s)...)
+	}
+	field("uid", int64(z.m.cfg.SandboxUID+k))
+	field("disk", l.DiskBytes)
+	for _, r := range jailRlimits(l) {
+		if name := rlimitName(r.Type); name != "core" {
+			field(name, int64(r.Hard))
+		}
+	}
+	field("ncg", int64(len(run.ProcsFiles())))
+	fds := make([]int, len(theirs))
+	for i, f := range theirs {
+		fds[i] = int(f.Fd())
+	}
+	z.m.track(j, true)
+	cleanups = append(cleanups, func() error { z.m.track(j, false); return nil })
+	z.inFlight.Add(1)
+	cleanups = append(cleanups, func() error { z.inFlight.Done(); return nil })
+	j.started = time.Now()
+	z.ctlMu.Lock()
+	err = unix.Sendmsg(int(z.ctl.Fd()), msg, unix.UnixRights(fds...), nil, 0)
+	z.ctlMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("%w: send the request: %v", ErrZygoteDead, err)
+	}
+	z.served.Add(1)
+	go writeFileStream(filesW, a.Files)
+	j.begin()
+	return j, nil
+}
+
+// writeFileStream sends files to the run in the bootstrap's format (see
+// _zplace), parents first, then closes w. A run that stops reading ends
+// it (EPIPE).
+func writeFileStream(w *os.File, files []File) {
+	defer w.Close()
+	made := map[string]bool{"": true}
+	var buf []byte
+	flush := func() bool {
+		if len(buf) == 0 {
+			return true
+		}
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err == nil
+	}
+	entry := func(kind byte, mode os.FileMode, p string, data []byte) bool {
+		buf = fmt.Appendf(buf, "%c %o %d %d\n", kind, mode.Perm(), len(p), len(data))
+		buf = append(buf, p...)
+		if len(data) > 64<<10 {
+			if !flush() {
+				return false
+			}
+			_, err := w.Write(data)
+			return err == nil
+		}
+		buf = append(buf, data...)
+		if len(buf) > 64<<10 {
+			return flush()
+		}
+		return true
+	}
+	var dirs func(d string) bool
+	dirs = func(d string) bool {
+		if made[d] {
+			return true
+		}
+		if parent := path.Dir(d); parent != "." && !dirs(parent) {
+			return false
+		}
+		made[d] = true
+		return entry('d', 0o755, d, nil)
+	}
+	for _, f := range files {
+		if checkRelative(f.Path) != nil {
+			return
+		}
+		if d := path.Dir(f.Path); d != "." && !dirs(d) {
+			return
+		}
+		var ok bool
+		switch {
+		case f.Mode&os.ModeDir != 0:
+			if made[f.Path] {
+				continue
+			}
+			made[f.Path] = true
+			ok = entry('d', f.Mode, f.Path, nil)
+		case f.Mode&os.ModeSymlink != 0:
+			if path.IsAbs(f.Linkname) {
+				return
+			}
+			ok = entry('l', 0o777, f.Path, []byte(f.Linkname))
+		default:
+			ok = entry('f', f.Mode, f.Path, f.Data)
+		}
+		if !ok {
+			return
+		}
+	}
+	flush()
+}
+
+// waitZygoteRun is Wait for a run forked from a zygote: its end is the
+// status its pid 1 writes (or the status pipe's end without one, when the
+// run was killed), then its output.
+func (j *Jail) waitZygoteRun() (Result, error) {
+	var res Result
+	st, _ := io.ReadAll(io.LimitReader(j.status, 4096))
+	j.status.Close()
+	j.mu.Lock()
+	res.Duration = time.Since(j.started)
+	close(j.stop)
+	res.TimedOut, res.Killed, res.OutputLimit = j.timedOut, j.killed, j.flooded
+	timer := j.timer
+	j.mu.Unlock()
+	if timer != nil {
+		timer.Stop()
+	}
+	j.closeParentEnds()
+	// Whatever the run left behind dies with its cgroup.
+	_ = j.run.Kill()
+	res.Stdout, res.StdoutBytes, res.StdoutTruncated = j.stdout.wait()
+	res.Stderr, res.StderrBytes, res.StderrTruncated = j.stderr.wait()
+	res.Report, _, _ = j.report.wait()
+	if usage, err := j.run.Usage(); err != nil {
+		j.m.log.Warn("run usage unreadable: reported as zero", "jail", j.id, "err", err)
+	} else {
+		res.Usage = usage
+		res.OOMKilled = usage.OOMKills > 0
+	}
+	j.m.cleanups.Add(1)
+	go func() {
+		defer j.m.cleanups.Done()
+		defer j.zyg.inFlight.Done()
+		defer j.m.track(j, false)
+		if err := j.run.Delete(); err != nil {
+			j.m.log.Error("run cleanup failed: the next start-up sweeps it", "jail", j.id, "err", err)
+		}
+		j.zyg.uids <- j.zuid // every task of the run is gone
+	}()
+	line := strings.TrimSpace(string(st))
+	switch {
+	case strings.HasPrefix(line, "exit "):
+		res.ExitCode, _ = strconv.Atoi(strings.TrimPrefix(line, "exit "))
+	case strings.HasPrefix(line, "signal "):
+		sig, _ := strconv.Atoi(strings.TrimPrefix(line, "signal "))
+		res.Signal = unix.Signal(sig)
+		res.ExitCode = 128 + sig
+	case strings.HasPrefix(line, "setup "):
+		return res, fmt.Errorf("zygote run %s: %s", j.id, line)
+	default:
+		// No status: the run was killed (timeout, kill, output flood, or
+		// the kernel's OOM killer took its pid 1).
+		res.Signal = unix.SIGKILL
+		res.ExitCode = 128 + int(unix.SIGKILL)
+		if !res.TimedOut && !res.Killed && !res.OutputLimit && !res.OOMKilled {
+			if !j.zyg.Alive() {
+				return res, fmt.Errorf("zygote run %s: %w", j.id, ErrZygoteDead)
+			}
+			return res, fmt.Errorf("zygote run %s ended without a status", j.id)
+		}
+	}
+	return res, nil
+}
+
+// Stderr is what the zygote itself wrote to its stderr (for diagnosis: a
+// zygote writes nothing there while it works).
+func (z *Zygote) Stderr() string {
+	b, _ := z.tmpl.stderr.snapshot()
+	return b
+}
