@@ -55,6 +55,7 @@ func commands() []command {
 		{"follow", "EXECUTION_ID", "wait for an execution and print its result", followHelp, (*cli).cmdFollow},
 		{"kill", "EXECUTION_ID", "kill a running execution", killHelp, (*cli).cmdKill},
 		{"eval", "[code]", "evaluate code, REPL style, and print the last expression", evalHelp, (*cli).cmdEval},
+		{"mcp", "", "serve MCP tools (run_python) on stdio, forwarding to the server", mcpHelp, (*cli).cmdMCP},
 		{"version", "", "print the version of this CLI", "", (*cli).cmdVersion},
 		{"help", "[command]", "show help", "", (*cli).cmdHelp},
 	}
