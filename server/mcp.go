@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
@@ -24,13 +25,32 @@ func (s *Server) mcpTools() []mcptools.Tool {
 // (every POST stands alone, no Mcp-Session-Id), one MCP server for all.
 // Auth is the rest of the API's: the handler sits behind authenticate.
 func (s *Server) newMCPHandler() http.Handler {
-	srv := mcptools.New(mcptools.Options{Version: s.opts.Version, Logger: s.log}, s.mcpTools()...)
+	log := slog.New(minLevel{s.log.Handler(), slog.LevelWarn}) // the SDK logs every session at info
+	srv := mcptools.New(mcptools.Options{Version: s.opts.Version, Logger: log}, s.mcpTools()...)
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
 		Stateless:           true,
 		JSONResponse:        true,
-		Logger:              s.log,
+		Logger:              log,
 		MaxRequestBodyBytes: s.evalBodyBytes(),
 	})
+}
+
+// minLevel passes on the records of at least its level.
+type minLevel struct {
+	slog.Handler
+	level slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.level && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(a), h.level}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.level}
 }
 
 // handleMCP returns the handler of POST /mcp.
