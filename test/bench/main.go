@@ -118,6 +118,12 @@ func run(o options) error {
 		return err
 	}
 	add("warm jail: /exec/sync (tar + metadata) client latency", pct(syncLat))
+	streamFirst, streamLag, err := streamN(warm, o.runs, 4)
+	if err != nil {
+		return err
+	}
+	add("warm jail: streamed /eval, request to first stdout event", pct(streamFirst))
+	add("streamed /eval: flushed print to its stdout event", pct(streamLag))
 
 	for _, c := range []int{1, 4, 16} {
 		rate, warmShare, err := throughput(warm, c, o.throughputFor)
