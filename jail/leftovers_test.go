@@ -59,6 +59,9 @@ func mountTable(t *testing.T, dir string) string {
 
 func TestNoLeftovers(t *testing.T) {
 	e := testEnv(t)
+	// An earlier test's jails may still be being removed (off the request's
+	// clock; slow on a slow host): the baseline is taken once they are.
+	e.m.Quiesce()
 	before := mountTable(t, e.state)
 	kinds := []struct {
 		name string
@@ -128,6 +131,11 @@ const (
 	crashChildEnv   = "PYEXEC_TEST_CRASH_CHILD"
 	crashStateDir   = "/run/pyexec-crash-test"
 	crashCgroupName = "pyexec-crash-test"
+	// How long the crash child's jails may take to come up, and the
+	// SIGKILLed child's jails to die: bounds against a hang, generous for
+	// slow hosts (the emulated cgroup v2 guest of CI), not speed goals.
+	crashStartTimeout = 60 * time.Second
+	crashDeathTimeout = 30 * time.Second
 )
 
 // crashChild runs in a child process: it starts jails that sleep, says
@@ -148,8 +156,9 @@ func crashChild() {
 	if err != nil {
 		fail(err)
 	}
+	var jails []*jail.Jail
 	for i := 0; i < 3; i++ {
-		_, err := m.Start(jail.Spec{
+		j, err := m.Start(jail.Spec{
 			Args:   in.Command(interpreters.Run{Entrypoint: "main.py"}),
 			Mounts: in.Mounts, Env: []string{"PATH=/usr/bin"},
 			Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte("import subprocess, time\nsubprocess.Popen(['/bin/sleep', '1000'])\nprint('up', flush=True)\ntime.sleep(1000)")}},
@@ -159,8 +168,19 @@ func crashChild() {
 		if err != nil {
 			fail(err)
 		}
+		jails = append(jails, j)
 	}
-	time.Sleep(300 * time.Millisecond) // let the jails' Pythons start
+	// Each jail prints "up" once its child runs: however slow the host,
+	// every jail then has two processes.
+	deadline := time.Now().Add(crashStartTimeout)
+	for _, j := range jails {
+		for j.Output().Stdout != "up\n" {
+			if time.Now().After(deadline) {
+				fail(fmt.Errorf("jail %s not up after %v: %+v", j.ID(), crashStartTimeout, j.Output()))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	fmt.Println("ready")
 	select {}
 }
@@ -190,7 +210,7 @@ func TestSweepAfterCrash(t *testing.T) {
 	_ = cmd.Wait()
 
 	// The jails die with the server (the bootstrap's parent-death signal).
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(crashDeathTimeout)
 	// So do the user namespace holders.
 	for len(jailtest.Procs(crashIDBase, 65536, true)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
