@@ -186,6 +186,22 @@ type ExecutionConfig struct {
 	MemoryBudgetMB int `mapstructure:"memory_budget_mb"`
 	// AutoDetectImports turns import detection for /eval on.
 	AutoDetectImports bool `mapstructure:"auto_detect_imports"`
+	// QueueMaxMB bounds, in MiB, what the runs waiting for a slot hold:
+	// their uploads as they arrived (compressed ones stay compressed, on
+	// disk under RecordsDir) and their code, stdin and arguments, in
+	// memory. Past it requests get 429 with Retry-After; a run is always
+	// taken when none waits.
+	QueueMaxMB int `mapstructure:"queue_max_mb"`
+	// RecordsDir holds the execution records (a bbolt database, and the
+	// larger outputs in files next to it) and the waiting uploads,
+	// absolute. Finished records survive a restart; runs that were waiting
+	// or running come back failed. Empty: /var/lib/pyexec/records as root,
+	// ~/.local/share/pyexec/records rootless.
+	RecordsDir string `mapstructure:"records_dir"`
+	// RecordsMaxMB bounds, in MiB, the finished records kept (their output
+	// and about 1 KiB of fields each, on disk); the oldest finished go
+	// first. At least twice limits.max.max_output_bytes.
+	RecordsMaxMB int `mapstructure:"records_max_mb"`
 }
 
 // MaxConcurrentResolved is MaxConcurrent, or 2 x runtime.NumCPU() when zero.
@@ -354,6 +370,9 @@ func Defaults() Config {
 			MaxRecords:        10000,
 			MemoryBudgetMB:    0,
 			AutoDetectImports: true,
+			QueueMaxMB:        256,
+			RecordsDir:        "",
+			RecordsMaxMB:      1024,
 		},
 		Interpreters: InterpreterConfig{
 			Roots:   []string{},
@@ -430,6 +449,7 @@ func RootlessMode(mode string, euid int) bool {
 // state and cache dirs, the id range, the memory budget and the largest
 // memory a run may ask for.
 func (c *Config) Resolve(rt Runtime) {
+	c.Execution.resolveRecordsDir(rt)
 	if c.Execution.MemoryBudgetMB == 0 {
 		c.Execution.MemoryBudgetMB = rt.HostMemoryMB * memoryBudgetPercent / 100
 	}

@@ -55,6 +55,7 @@ func (c Config) Validate() error {
 	c.Jail.validate(&p)
 	c.Pool.validate(&p)
 	c.Deps.validate(&p)
+	c.validateRecords(&p)
 	c.validateBudget(&p)
 	return errors.Join(p...)
 }

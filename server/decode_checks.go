@@ -26,7 +26,7 @@ func diskUsage(files []File) int64 {
 	for _, f := range files {
 		switch {
 		case f.Mode.IsRegular():
-			n += (int64(len(f.Data)) + diskPage - 1) / diskPage * diskPage
+			n += (f.dataSize() + diskPage - 1) / diskPage * diskPage
 		case f.Mode&fs.ModeSymlink != 0 && len(f.Linkname) >= shortSymlink:
 			n += diskPage
 		}

@@ -22,6 +22,8 @@ type decoder struct {
 	maxCodeBytes  int64
 	archive       archiveLimits
 	detectImports bool
+	// spoolDir is where uploads wait for their job (see spooled).
+	spoolDir string
 }
 
 // eval decodes and validates the JSON body of POST /api/v1/eval. Unknown

@@ -22,12 +22,20 @@ const maxMetadataBytes = 8 << 20
 
 // exec decodes and validates the multipart body of /exec/sync and
 // /exec/async: a "tar" file part and a "metadata" JSON part, in any order.
-// Other parts are ignored.
-func (d *decoder) exec(mr *multipart.Reader) (Job, error) {
+// Other parts are ignored. The archive is spooled as it arrived and
+// checked without keeping its data: the Job has no Files until
+// loadFiles, and whoever gets it must Close it.
+func (d *decoder) exec(mr *multipart.Reader) (job Job, err error) {
 	var (
-		t    *tree
-		meta []byte
+		t     *tree
+		meta  []byte
+		spool *spooled
 	)
+	defer func() {
+		if err != nil {
+			spool.Close()
+		}
+	}()
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -42,7 +50,14 @@ func (d *decoder) exec(mr *multipart.Reader) (Job, error) {
 			if t != nil {
 				return Job{}, badRequest("the %q part appears more than once", partTar)
 			}
-			if t, err = parseArchive(part, d.archive); err != nil {
+			if spool, err = newSpooled(d.spoolDir); err != nil {
+				return Job{}, err
+			}
+			if _, err := io.Copy(spool, part); err != nil {
+				return Job{}, &requestError{Status: http.StatusBadRequest,
+					Msg: `the "tar" part could not be read`, Err: err}
+			}
+			if t, err = scanArchive(spool.reader(), d.archive); err != nil {
 				var re *requestError
 				if errors.As(err, &re) {
 					return Job{}, err
@@ -77,7 +92,12 @@ func (d *decoder) exec(mr *multipart.Reader) (Job, error) {
 	if err := json.Unmarshal(meta, &md); err != nil {
 		return Job{}, jsonError(`the "metadata" part`, err)
 	}
-	return d.metadataJob(md, t)
+	job, err = d.metadataJob(md, t)
+	if err != nil {
+		return Job{}, err
+	}
+	job.Files, job.archive = nil, spool // the scanned tree has no data
+	return job, nil
 }
 
 // metadataJob validates md against the archive's tree and builds the Job.

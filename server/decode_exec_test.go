@@ -11,14 +11,26 @@ import (
 	"testing"
 )
 
-// decodeExecBody runs the multipart decoder over an in-memory body.
+// decodeExecBody runs the multipart decoder over an in-memory body and
+// reads the job's files from its spooled upload, as a worker does.
 func decodeExecBody(t *testing.T, body []byte, contentType string) (Job, error) {
 	t.Helper()
 	_, boundary, ok := strings.Cut(contentType, "boundary=")
 	if !ok {
 		t.Fatalf("no boundary in %q", contentType)
 	}
-	return testDecoder(t).exec(multipart.NewReader(bytes.NewReader(body), boundary))
+	d := testDecoder(t)
+	job, err := d.exec(multipart.NewReader(bytes.NewReader(body), boundary))
+	if err != nil {
+		return job, err
+	}
+	if job.Files != nil || job.archive == nil {
+		t.Fatalf("the decoded job has %d files and spool %v, want none and a spool", len(job.Files), job.archive)
+	}
+	if err := d.loadFiles(&job); err != nil {
+		t.Fatalf("loadFiles: %v", err)
+	}
+	return job, nil
 }
 
 func TestDecodeExec(t *testing.T) {

@@ -22,12 +22,12 @@ func jobRequirements(field, text string, t *tree, where string) (requirements.Li
 	if strings.TrimSpace(text) != "" {
 		return parseRequirements(field, text)
 	}
-	data, ok := t.regular(projectRequirements)
-	if !ok {
+	f, ok := t.file(projectRequirements)
+	if !ok || !f.Mode.IsRegular() {
 		return requirements.List{}, nil
 	}
-	if len(data) > maxRequirementsFileBytes {
-		return requirements.List{}, badRequest("%s is %d bytes; the limit is %d bytes", where, len(data), maxRequirementsFileBytes)
+	if n := f.dataSize(); n > maxRequirementsFileBytes {
+		return requirements.List{}, badRequest("%s is %d bytes; the limit is %d bytes", where, n, maxRequirementsFileBytes)
 	}
-	return parseRequirements(where, string(data))
+	return parseRequirements(where, string(f.Data))
 }

@@ -28,6 +28,8 @@ type task struct {
 	final    api.Execution                 // the final record; read only after done is closed
 	output   atomic.Pointer[func() Output] // the Runner's view of the output so far (Job.Watch)
 	live     *liveFeed                     // the Runner's live output (Job.Stream)
+	queued   int64                         // what it holds while queued (Job.queuedBytes)
+	stored   <-chan struct{}               // closed once the pending record is on disk
 
 	state taskState // guarded by dispatcher.mu
 }
@@ -77,6 +79,12 @@ type dispatcher struct {
 	// running; it is called with mu held and must not call back.
 	drop func(t *task, cause error) api.Execution
 
+	// maxQueuedBytes bounds the sum of the queued tasks' queued bytes; a
+	// task is refused past it unless the queue is empty. Zero: no bound.
+	// Set before the first submit.
+	maxQueuedBytes int64
+	queuedBytes    int64 // of the tasks in queue; guarded by mu
+
 	mu      sync.Mutex
 	cond    *sync.Cond
 	queue   []*task
@@ -124,11 +132,15 @@ func (d *dispatcher) submit(t *task, put func() error) error {
 	if c != "" && d.admit.callerQueued > 0 && d.callerHeld[c] >= d.admit.callerRunning+d.admit.callerQueued {
 		return errCallerFull
 	}
+	if d.maxQueuedBytes > 0 && len(d.queue) > 0 && d.queuedBytes+t.queued > d.maxQueuedBytes {
+		return errQueueBytes
+	}
 	if err := put(); err != nil {
 		return err
 	}
 	t.state = taskQueued
 	d.queue = append(d.queue, t)
+	d.queuedBytes += t.queued
 	d.active[t.job.ID] = t
 	if c != "" {
 		d.callerHeld[c]++
@@ -205,6 +217,7 @@ func (d *dispatcher) cancel(id string, cause error) (*task, bool) {
 func (d *dispatcher) dropLocked(t *task, cause error) {
 	if i := slices.Index(d.queue, t); i >= 0 {
 		d.queue = slices.Delete(d.queue, i, i+1)
+		d.queuedBytes -= t.queued
 	}
 	t.cancel(cause)
 	t.final = d.drop(t, cause)
@@ -244,6 +257,7 @@ func (d *dispatcher) worker() {
 		t := d.queue[i]
 		d.queue = slices.Delete(d.queue, i, i+1)
 		t.state = taskRunning
+		d.queuedBytes -= t.queued
 		d.running++
 		d.memUsed += t.memory()
 		if c := t.caller(); c != "" {

@@ -36,6 +36,8 @@ var (
 // Why a job was not accepted.
 var (
 	errQueueFull = errors.New("queue full")
+	// errQueueBytes: the queued jobs hold Options.MaxQueuedBytes.
+	errQueueBytes = errors.New("queue byte budget full")
 	// errCallerFull: the caller's token has its share of the slots and
 	// of the queue.
 	errCallerFull = errors.New("token quota full")
@@ -46,4 +48,7 @@ var (
 const (
 	msgInternal = "internal error: the execution could not be run"
 	msgShutdown = "the server shut down before the execution finished"
+	// msgRestarted ends the records a server that stopped without ending
+	// them left pending or running (it was killed, or the host went down).
+	msgRestarted = "the server restarted before the execution finished"
 )

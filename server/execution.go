@@ -129,6 +129,15 @@ func dropExecution(e *api.Execution, job Job, cause error, now, enqueued time.Ti
 	e.Status = api.StatusKilled
 }
 
+// restartedExecution ends the record of a job that was queued or running
+// when its server stopped without finishing it (killed, or the machine
+// went down): failed, msgRestarted.
+func restartedExecution(e *api.Execution, now time.Time) {
+	now = now.UTC()
+	e.Status, e.Error = api.StatusFailed, msgRestarted
+	e.FinishedAt = &now
+}
+
 // formatSeconds writes d as "2s" or "0.5s".
 func formatSeconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + "s"

@@ -158,6 +158,9 @@ func newTestServer(t *testing.T, opts Options, r Runner) *testServer {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = s.Shutdown(ctx)
+		if err := s.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
 	})
 	return &testServer{Server: s, URL: hs.URL}
 }

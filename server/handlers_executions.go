@@ -21,7 +21,7 @@ const (
 
 // handleGetExecution serves GET /api/v1/executions/:id, with the optional
 // ?wait=<seconds> long-poll until the record is final. A running record
-// shows the output written so far.
+// shows the output written so far. The output is streamed (writeRecordJSON).
 func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id := ps.ByName("id")
 	wait, err := parseWait(r.URL.Query())
@@ -36,7 +36,7 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 		select {
 		case <-t.done:
 			final, _ := t.result()
-			writeJSON(w, http.StatusOK, final)
+			s.writeRecord(w, r, final, nil)
 			return
 		case <-r.Context().Done():
 			return
@@ -44,15 +44,10 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 		case <-s.stopping:
 		}
 	}
-	e, ok := s.store.Get(id)
-	if !ok {
-		writeError(w, http.StatusNotFound, "execution not found")
-		return
+	if !active {
+		t = nil
 	}
-	if active {
-		t.showOutput(&e)
-	}
-	writeJSON(w, http.StatusOK, e)
+	s.writeStored(w, r, id, t)
 }
 
 // parseWait reads ?wait=<seconds>: absent is 0, more than maxWait is
@@ -79,12 +74,12 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request, ps httproute
 	id := ps.ByName("id")
 	t, active := s.disp.cancel(id, errKilled)
 	if !active {
-		e, ok := s.store.Get(id)
+		status, ok := s.store.Status(id)
 		if !ok {
 			writeError(w, http.StatusNotFound, "execution not found")
 			return
 		}
-		writeJSON(w, http.StatusOK, api.KillResponse{Status: e.Status})
+		writeJSON(w, http.StatusOK, api.KillResponse{Status: status})
 		return
 	}
 	timer := time.NewTimer(killWait)

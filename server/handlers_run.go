@@ -62,6 +62,7 @@ func (s *Server) handleExecAsync(w http.ResponseWriter, r *http.Request, _ httpr
 		s.fail(w, r, err)
 		return
 	}
+	<-t.stored // the id stays valid if the server dies now
 	writeJSON(w, http.StatusAccepted, api.Accepted{ExecutionID: t.job.ID})
 }
 
@@ -108,5 +109,5 @@ func (s *Server) runSync(w http.ResponseWriter, r *http.Request, job Job) {
 		return // nobody is left to answer
 	}
 	final, _ := t.result()
-	writeJSON(w, http.StatusOK, final)
+	s.writeRecord(w, r, final, nil)
 }

@@ -73,6 +73,22 @@ type Options struct {
 	// ones are evicted first, unfinished ones never. It must be at least
 	// MaxConcurrent+QueueSize. If zero, 1000 (or that sum, if larger) is used.
 	MaxRecords int
+	// MaxRecordBytes bounds the finished records kept, their output and
+	// fields (about 1 KiB each besides the output); past it the oldest
+	// finished ones are evicted. If zero, there is no bound.
+	MaxRecordBytes int64
+	// RecordsDir holds the execution records: finished ones and their
+	// output survive a restart (and a crash); queued and running ones come
+	// back failed. Uploads wait there too, as they arrived, for their job
+	// to start. Empty: records are kept in memory only and uploads wait in
+	// the system's temporary directory.
+	RecordsDir string
+	// MaxQueuedBytes bounds what the queued jobs hold while they wait:
+	// their uploads as they arrived (compressed ones stay compressed; kept
+	// in a file), and the code, stdin and arguments kept in memory. Past
+	// it a submission gets 429 with Retry-After, unless the queue is
+	// empty. If zero, there is no bound.
+	MaxQueuedBytes int64
 
 	// MaxCodeBytes bounds the total size of the code of an /eval request,
 	// with the names of its files (413 past it). An /eval body may hold
@@ -258,6 +274,8 @@ func (o Options) validate() error {
 			o.MaxRecords, o.MaxConcurrent+o.QueueSize)
 	case o.MaxCodeBytes < 0 || o.MaxRequestBytes < 0 || o.MaxArchiveEntries < 0:
 		return fmt.Errorf("size limits must not be negative")
+	case o.MaxRecordBytes < 0 || o.MaxQueuedBytes < 0:
+		return fmt.Errorf("record and queue byte budgets must not be negative")
 	case o.MemoryBudgetMB < 0:
 		return fmt.Errorf("memory budget %d MB is negative", o.MemoryBudgetMB)
 	case o.MemoryBudgetMB > 0 && o.Max.MemoryMB > o.MemoryBudgetMB:

@@ -47,6 +47,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 			s.log.Debug("bad request", "path", r.URL.Path, "status", re.Status, "err", re.Err)
 		}
 		writeError(w, re.Status, re.Msg)
+	case errors.Is(err, errQueueBytes):
+		s.metrics.rejected()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, queueBytesMessage(s.opts.MaxQueuedBytes))
 	case errors.Is(err, errQueueFull), errors.Is(err, errStoreFull):
 		s.metrics.rejected()
 		w.Header().Set("Retry-After", "1")

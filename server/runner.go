@@ -38,6 +38,11 @@ type File struct {
 	Mode     fs.FileMode // permission bits; fs.ModeDir for directories, fs.ModeSymlink for links
 	Data     []byte      // content of a regular file
 	Linkname string      // target of a symlink, relative, checked to stay in the tree
+
+	// Set only by scanArchive, which keeps no data: the size of a regular
+	// file, and the entry a hard link has its data from.
+	size   int64
+	origin string
 }
 
 // Limits are the resolved limits of one job, already validated against the
@@ -72,6 +77,10 @@ type Job struct {
 	DetectImports bool
 	EvalLastExpr  bool
 	Limits        Limits
+
+	// archive is an /exec upload as it arrived, until the job starts:
+	// Files is empty until then (decoder.loadFiles).
+	archive *spooled
 
 	// Watch is set by the server. The Runner calls it once the job's code
 	// has started, with a function that returns the output written so far;

@@ -26,7 +26,7 @@ type Server struct {
 	runner  Runner
 	interps Interpreters
 	dec     decoder
-	store   *memStore
+	store   *recordStore
 	disp    *dispatcher
 	auth    *authenticator
 	metrics *metrics
@@ -50,6 +50,10 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 	if err := opts.validate(); err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
 	}
+	store, spool, err := openRecords(opts)
+	if err != nil {
+		return nil, fmt.Errorf("execution records: %w", err)
+	}
 	s := &Server{
 		opts:    opts,
 		log:     opts.Logger,
@@ -61,8 +65,9 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 			maxCodeBytes:  opts.MaxCodeBytes,
 			archive:       archiveLimits{maxBytes: opts.MaxRequestBytes, maxEntries: opts.MaxArchiveEntries},
 			detectImports: opts.AutoDetectImports,
+			spoolDir:      spool,
 		},
-		store:     newMemStore(opts.MaxRecords, opts.RecordTTL, time.Now),
+		store:     store,
 		auth:      newAuthenticator(opts.Tokens),
 		metrics:   newMetrics(),
 		stopping:  make(chan struct{}),
@@ -70,6 +75,7 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 		sweepDone: make(chan struct{}),
 	}
 	s.disp = newDispatcher(opts.MaxConcurrent, opts.QueueSize, opts.admission(), s.execute, s.dropped)
+	s.disp.maxQueuedBytes = opts.MaxQueuedBytes // before any submission
 	s.handler = s.recoverer(s.connDeadlines(s.authenticate(s.routes())))
 	go s.sweep()
 	return s, nil
@@ -99,7 +105,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.sweepOnce.Do(func() { close(s.sweepStop) })
 	<-s.sweepDone
+	s.store.Flush() // every final record is on disk
 	return err
+}
+
+// Close releases the execution records (their database) once the handler
+// serves no more requests: after Shutdown, and after the HTTP server has
+// stopped.
+func (s *Server) Close() error {
+	return s.store.Close()
 }
 
 // enqueue gives job an id, creates its pending record and queues it.
@@ -109,9 +123,14 @@ func (s *Server) enqueue(job Job) (*task, error) {
 	t := &task{job: job, enqueued: time.Now(), ctx: ctx, cancel: cancel, done: make(chan struct{}), live: newLiveFeed()}
 	t.job.Watch = t.watch
 	t.job.Stream = t.live.set
-	err := s.disp.submit(t, func() error { return s.store.Put(pendingExecution(job)) })
+	t.queued = job.queuedBytes()
+	err := s.disp.submit(t, func() (err error) {
+		t.stored, err = s.store.Put(pendingExecution(job))
+		return err
+	})
 	if err != nil {
 		cancel(nil)
+		job.archive.Close()
 		return nil, err
 	}
 	return t, nil
@@ -133,12 +152,14 @@ func (s *Server) execute(t *task) api.Execution {
 		s.log.Error("runner failed", "id", id, "err", err)
 	}
 	// The record is there: the store never evicts unfinished records.
-	final, _ := s.store.Update(id, func(e *api.Execution) { finishExecution(e, t.job, res) })
+	final, durable, _ := s.store.Update(id, func(e *api.Execution) { finishExecution(e, t.job, res) })
+	<-durable // a final record is on disk before anyone sees it final
 	s.finished(t.job, final)
 	return final
 }
 
-// runSafely calls the Runner, turning a panic into an error.
+// runSafely calls the Runner, turning a panic into an error. A job whose
+// upload was spooled gets its files first, and lets them go after.
 func (s *Server) runSafely(t *task) (out Outcome, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -146,6 +167,12 @@ func (s *Server) runSafely(t *task) (out Outcome, err error) {
 			err = fmt.Errorf("runner panicked: %v", v)
 		}
 	}()
+	if t.job.archive != nil {
+		if err := s.dec.loadFiles(&t.job); err != nil {
+			return Outcome{}, err
+		}
+		defer func() { t.job.Files = nil }()
+	}
 	return s.runner.Run(t.ctx, t.job)
 }
 
@@ -153,8 +180,10 @@ func (s *Server) runSafely(t *task) (out Outcome, err error) {
 // The dispatcher calls it with its lock held.
 func (s *Server) dropped(t *task, cause error) api.Execution {
 	now := time.Now()
-	// The record is there: the store never evicts unfinished records.
-	final, _ := s.store.Update(t.job.ID, func(e *api.Execution) { dropExecution(e, t.job, cause, now, t.enqueued) })
+	// The record is there: the store never evicts unfinished records. It
+	// is on disk soon after: this runs under the dispatcher's lock.
+	final, _, _ := s.store.Update(t.job.ID, func(e *api.Execution) { dropExecution(e, t.job, cause, now, t.enqueued) })
+	t.job.archive.Close()
 	s.finished(t.job, final)
 	return final
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"errors"
 	"fmt"
@@ -33,6 +34,36 @@ type archiveLimits struct {
 // Errors the client caused are *requestError; any other error is a read
 // or format error of the stream, wrapped.
 func parseArchive(r io.Reader, lim archiveLimits) (*tree, error) {
+	return readArchive(r, lim, nil)
+}
+
+// scanArchive checks an archive as parseArchive does, with the same
+// errors, but keeps the data of no file except the project's top-level
+// requirements.txt (when it is small enough to be read): a regular
+// file's File.Data is nil and its size is File.dataSize. A queued upload
+// is scanned when it arrives and parsed when its job starts.
+func scanArchive(r io.ReadSeeker, lim archiveLimits) (*tree, error) {
+	keep := func(name string) bool { return name == projectRequirements }
+	t, err := readArchive(r, lim, keep)
+	if err != nil {
+		return nil, err
+	}
+	// A requirements.txt that is a hard link has the data of an earlier
+	// file, which was not kept: read the archive again for it.
+	if f, ok := t.file(projectRequirements); ok && f.Data == nil && f.origin != "" && f.size <= maxRequirementsFileBytes {
+		if _, err := r.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("rewinding archive: %w", err)
+		}
+		origin := f.origin
+		return readArchive(r, lim, func(name string) bool { return name == projectRequirements || name == origin })
+	}
+	return t, nil
+}
+
+// readArchive is parseArchive, keeping the data of the regular files
+// whose path keep accepts (all when keep is nil). The others are read and
+// counted.
+func readArchive(r io.Reader, lim archiveLimits, keep func(string) bool) (*tree, error) {
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	magic, err := br.Peek(2)
@@ -71,11 +102,11 @@ func parseArchive(r io.Reader, lim archiveLimits) (*tree, error) {
 		if total += int64(len(hdr.Name) + len(hdr.Linkname)); total > lim.maxBytes {
 			return nil, tooLargeArchive()
 		}
-		f, err := archiveEntry(tr, hdr, t, lim.maxBytes-total)
+		f, err := archiveEntry(tr, hdr, t, lim.maxBytes-total, keep)
 		if err != nil {
 			return nil, err
 		}
-		total += int64(len(f.Data))
+		total += f.dataSize()
 		if err := t.add(f); err != nil {
 			return nil, badRequest("archive entry %s: %v", quoteName(hdr.Name), err)
 		}
@@ -102,8 +133,9 @@ func tooLargeArchive() error {
 }
 
 // archiveEntry turns one header (and the data after it) into a File.
-// room is how many data bytes the archive may still hold.
-func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64) (File, error) {
+// room is how many data bytes the archive may still hold; keep is
+// readArchive's.
+func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64, keep func(string) bool) (File, error) {
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return File{}, badRequest("archive entry %s: the path %v", quoteName(hdr.Name), err)
@@ -116,6 +148,16 @@ func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64) (File, e
 	case tar.TypeReg:
 		if hdr.Size > room {
 			return File{}, tooLargeArchive()
+		}
+		if keep != nil && !(keep(name) && hdr.Size <= maxRequirementsFileBytes) {
+			n, err := io.Copy(io.Discard, io.LimitReader(tr, hdr.Size))
+			if err == nil && n != hdr.Size {
+				err = io.ErrUnexpectedEOF
+			}
+			if err != nil {
+				return File{}, fmt.Errorf("reading archive entry: %w", err)
+			}
+			return File{Path: name, Mode: perm | 0o600, size: n}, nil
 		}
 		// Read what arrives rather than allocate what the header claims.
 		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
@@ -135,18 +177,23 @@ func archiveEntry(tr *tar.Reader, hdr *tar.Header, t *tree, room int64) (File, e
 		return File{Path: name, Mode: fs.ModeSymlink | 0o777, Linkname: hdr.Linkname}, nil
 	case tar.TypeLink:
 		target, err := cleanName(hdr.Linkname)
-		var data []byte
+		var src File
 		ok := err == nil
 		if ok {
-			data, ok = t.regular(target)
+			src, ok = t.file(target)
+			ok = ok && src.Mode.IsRegular()
 		}
 		if !ok {
 			return File{}, badRequest("archive entry %s: a hard link must point to a regular file earlier in the archive", quoteName(hdr.Name))
 		}
-		if int64(len(data)) > room {
+		if src.dataSize() > room {
 			return File{}, tooLargeArchive()
 		}
-		return File{Path: name, Mode: perm | 0o600, Data: bytes.Clone(data)}, nil
+		f := File{Path: name, Mode: perm | 0o600, Data: bytes.Clone(src.Data)}
+		if keep != nil { // where the data is, for scanArchive
+			f.size, f.origin = src.dataSize(), cmp.Or(src.origin, src.Path)
+		}
+		return f, nil
 	case tar.TypeChar, tar.TypeBlock:
 		return File{}, badRequest("archive entry %s: device files are not allowed", quoteName(hdr.Name))
 	case tar.TypeFifo:

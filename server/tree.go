@@ -69,9 +69,26 @@ func (t *tree) addParents(p string) error {
 
 // regular returns the data of the regular file at p.
 func (t *tree) regular(p string) ([]byte, bool) {
-	i, ok := t.index[p]
-	if !ok || !t.files[i].Mode.IsRegular() {
+	f, ok := t.file(p)
+	if !ok || !f.Mode.IsRegular() {
 		return nil, false
 	}
-	return t.files[i].Data, true
+	return f.Data, true
+}
+
+// file returns the entry at p.
+func (t *tree) file(p string) (File, bool) {
+	i, ok := t.index[p]
+	if !ok {
+		return File{}, false
+	}
+	return t.files[i], true
+}
+
+// dataSize is the size of a regular file's data, kept or not (scanArchive).
+func (f File) dataSize() int64 {
+	if f.Data != nil {
+		return int64(len(f.Data))
+	}
+	return f.size
 }

@@ -247,6 +247,8 @@ func (s *Server) start(extra []string) error {
 		"PYEXEC_SERVER_HOST=127.0.0.1",
 		"PYEXEC_SERVER_PORT="+strconv.Itoa(port),
 		"PYEXEC_JAIL_STATE_DIR="+s.StateDir,
+		// Records with the state: a restart on the same state dir finds them.
+		"PYEXEC_EXECUTION_RECORDS_DIR="+filepath.Join(s.StateDir, "records"),
 		"PYEXEC_JAIL_CGROUP_PARENT="+s.CgroupParent,
 		"PYEXEC_JAIL_HOST_ID_BASE="+strconv.Itoa(s.IDBase),
 		// Each server its own dependency cache (one process per cache),

@@ -83,7 +83,7 @@ func run(args, env []string, stderr io.Writer) int {
 	}
 	// After the re-exec, so that it is logged once.
 	if names := configs.IgnoredEnv(env); len(names) > 0 {
-		log.Warn("ignoring python-executor settings that mean nothing here (no Docker containers; records are kept in memory, not in Consul)",
+		log.Warn("ignoring python-executor settings that mean nothing here (no Docker containers; records are kept in execution.records_dir, not in Consul)",
 			"vars", strings.Join(names, ","))
 	}
 	if err := serve(cfg, w, env, log); err != nil {
@@ -195,6 +195,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		QueueSize:         cfg.Execution.QueueSize,
 		RecordTTL:         cfg.Execution.CleanupTTL,
 		MaxRecords:        cfg.Execution.MaxRecords,
+		MaxRecordBytes:    int64(cfg.Execution.RecordsMaxMB) << 20,
+		RecordsDir:        cfg.Execution.RecordsDir,
+		MaxQueuedBytes:    int64(cfg.Execution.QueueMaxMB) << 20,
 		MaxCodeBytes:      int64(cfg.Server.MaxCodeKB) << 10,
 		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
@@ -213,6 +216,11 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
+	defer func() {
+		if err := srv.Close(); err != nil {
+			log.Warn("execution records close", "err", err)
+		}
+	}()
 
 	ln, err := net.Listen("tcp", cfg.Server.Addr())
 	if err != nil {

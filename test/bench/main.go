@@ -381,6 +381,7 @@ func start(bin string, n int, env ...string) (*server, error) {
 	s.cmd.Env = append(os.Environ(),
 		"PYEXEC_PORT="+strconv.Itoa(port), "PYEXEC_LOG_LEVEL=warn",
 		"PYEXEC_JAIL_STATE_DIR="+s.state, "PYEXEC_JAIL_CGROUP_PARENT="+s.cg,
+		"PYEXEC_EXECUTION_RECORDS_DIR="+s.state+"/records",
 		"PYEXEC_EXECUTION_QUEUE_SIZE=1024")
 	s.cmd.Env = append(s.cmd.Env, env...)
 	s.cmd.Stderr = s.stderr
