@@ -31,6 +31,7 @@ type Config struct {
 	Interpreters InterpreterConfig `mapstructure:"interpreters"`
 	Jail         JailConfig        `mapstructure:"jail"`
 	Pool         PoolConfig        `mapstructure:"pool"`
+	Zygote       ZygoteConfig      `mapstructure:"zygote"`
 	Deps         DepsConfig        `mapstructure:"deps"`
 }
 
@@ -261,6 +262,22 @@ type JailConfig struct {
 	SandboxUID int `mapstructure:"sandbox_uid"`
 }
 
+// ZygoteConfig is the forking templates: one zygote per interpreter, each
+// run a fork of it (see docs/jail.md).
+type ZygoteConfig struct {
+	// Enabled: runs that a zygote serves as a fresh jail would are forked
+	// from one; the rest (network, start-up environment) run cold.
+	Enabled bool `mapstructure:"enabled"`
+	// Eager are the version series whose zygote starts with the server;
+	// the others start on their first request, which runs cold meanwhile.
+	// Empty: interpreters.default's series.
+	Eager []string `mapstructure:"eager"`
+	// MaxAge and MaxRuns recycle a zygote (its address-space layout and
+	// hash seed) after this long or this many runs.
+	MaxAge  time.Duration `mapstructure:"max_age"`
+	MaxRuns int           `mapstructure:"max_runs"`
+}
+
 // PoolConfig is the pool of pre-started jails.
 type PoolConfig struct {
 	// Sizes maps a version series ("3.12") to the number of jails kept ready.
@@ -388,6 +405,12 @@ func Defaults() Config {
 			HostIDCount:  0,
 			SandboxUID:   1000,
 			SetupDir:     "/var/lib/pyexec",
+		},
+		Zygote: ZygoteConfig{
+			Enabled: true,
+			Eager:   []string{},
+			MaxAge:  10 * time.Minute,
+			MaxRuns: 10000,
 		},
 		Pool: PoolConfig{
 			Sizes:  map[string]int{defaultPython: defaultPoolSize},

@@ -54,6 +54,7 @@ func (c Config) Validate() error {
 	c.Interpreters.validate(&p)
 	c.Jail.validate(&p)
 	c.Pool.validate(&p)
+	c.Zygote.validate(&p)
 	c.Deps.validate(&p)
 	c.validateRecords(&p)
 	c.validateBudget(&p)
@@ -167,6 +168,16 @@ func (j JailConfig) validate(p *problems) {
 	if j.SandboxUID < 1 || j.SandboxUID >= j.HostIDCount {
 		p.add("jail.sandbox_uid", "must be in 1..%d (below jail.host_id_count), got %d", j.HostIDCount-1, j.SandboxUID)
 	}
+}
+
+func (z ZygoteConfig) validate(p *problems) {
+	for n, v := range z.Eager {
+		if !validSeries(v) {
+			p.add(fmt.Sprintf("zygote.eager[%d]", n), "must be a version series like \"3.12\" (quoted in YAML), got %q", v)
+		}
+	}
+	p.duration("zygote.max_age", z.MaxAge, time.Second)
+	p.atLeast("zygote.max_runs", int64(z.MaxRuns), 1)
 }
 
 func (pc PoolConfig) validate(p *problems) {

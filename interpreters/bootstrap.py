@@ -134,7 +134,10 @@ def _run(path, args, eval_last, fd):
         e.__traceback__ = tb  # the default hook prints the exception's own
         _report(fd, error_type=type(e).__name__, error_line=_error_line(e, tb))
         sys.excepthook(type(e), e, tb)
-        _finish(g, 1)
+        # As the interpreter does: an uncaught KeyboardInterrupt ends the
+        # process by SIGINT (130 to a shell), once it has cleaned up.
+        _finish(g, 130 if isinstance(e, KeyboardInterrupt) else 1,
+                2 if isinstance(e, KeyboardInterrupt) else 0)
     _finish(g, 0)
 
 
@@ -152,7 +155,7 @@ def _exit_code(e):
     return 1
 
 
-def _finish(g, code):
+def _finish(g, code, sig=0):
     # The part of interpreter shutdown a program can observe: non-daemon
     # threads joined, atexit handlers, objects of __main__ finalized,
     # streams flushed. The rest (tearing down every module) takes about
@@ -177,6 +180,10 @@ def _finish(g, code):
             stream.flush()
         except BaseException:
             pass
+    if sig:
+        import signal
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)  # a pid 1 (a cold jail's code) survives it
     os._exit(code)
 
 
@@ -341,22 +348,44 @@ def _zplace(fd, uid):
     f.close()
 
 
-def _zrun(req, fds):
-    # C: the run's code, as its own uid, without privileges.
+# The budgets of each run's own user namespace (per user in it).
+_RUN_SYSCTLS = (("max_inotify_instances", b"16"), ("max_inotify_watches", b"8192"),
+                ("max_fanotify_groups", b"0"), ("max_fanotify_marks", b"0"), ("max_user_namespaces", b"0"))
+
+
+def _zrun(req, fds, sync):
+    # C: the run's code, as the sandbox uid of a user namespace of its own
+    # (mapped by A onto the run's zygote uid), without privileges.
     import signal
     stdin, stdout, stderr, report, status, files = fds[:6]
     libc = _Z.libc
     for name in _FORWARDED + ("SIGCHLD", "SIGPIPE"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # what the interpreter starts with
-    uid = int(req["uid"])
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
+    ready_w, mapped_r = sync
+    if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
+        _zfail(status, "unshare user")
+    os.write(ready_w, b"u")
+    os.close(ready_w)
+    if os.read(mapped_r, 1) != b"m":
+        _zfail(status, "map ids")
+    os.close(mapped_r)
+    for name, value in _RUN_SYSCTLS:
+        try:
+            fd = os.open("/proc/sys/user/" + name, os.O_WRONLY)
+            os.write(fd, value)
+            os.close(fd)
+        except OSError:
+            pass
+    # A new user namespace starts with a full bounding set: empty it.
     for cap in range(64):
         if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until EINVAL
             break
     libc.prctl(47, 4, 0, 0, 0)  # PR_CAP_AMBIENT_CLEAR_ALL
-    os.setresuid(uid, uid, uid)  # clears the permitted and effective sets
+    uid = int(req["sandbox"])
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)  # from the namespace's root: no capability is left
     _zplace(files, uid)
     import resource
     for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
@@ -445,11 +474,30 @@ def _zchild(req, fds):
     _zproc(status)
     libc.sethostname(b"pyexec", 6)
     _zlo_up()
+    ready_r, ready_w = os.pipe()
+    mapped_r, mapped_w = os.pipe()
     child = os.fork()
     if child == 0:
-        return _zrun(req, fds)
+        os.close(ready_r)
+        os.close(mapped_w)
+        return _zrun(req, fds, (ready_w, mapped_r))
+    os.close(ready_w)
+    os.close(mapped_r)
     for fd in fds[:4] + fds[5:6]:
         os.close(fd)
+    # C's user namespace: its root is the zygote's, its sandbox user the
+    # run's own uid of the zygote's namespace.
+    if os.read(ready_r, 1) == b"u":
+        try:
+            for name in ("uid_map", "gid_map"):
+                fd = os.open("/proc/%d/%s" % (child, name), os.O_WRONLY)
+                os.write(fd, b"0 0 1\n%s %s 1\n" % (req["sandbox"].encode(), req["uid"].encode()))
+                os.close(fd)
+            os.write(mapped_w, b"m")
+        except OSError as e:
+            os.write(status, ("setup map ids: %s\n" % e).encode())
+    os.close(ready_r)
+    os.close(mapped_w)
     _zinit(child, status)
 
 

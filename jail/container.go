@@ -2,6 +2,7 @@ package jail
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/opencontainers/cgroups"
 	// The device rule manager: without it libcontainer refuses device rules.
@@ -170,7 +171,10 @@ func perJailSysctls() map[string]string {
 // before its code starts.
 func zygoteCaps() *configs.Capabilities {
 	caps := []string{"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_CHOWN",
-		"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_ADMIN"}
+		"CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL", "CAP_NET_ADMIN",
+		// Mapping its root into a run's own user namespace (the kernel
+		// asks for it when the map holds the creator's uid as root).
+		"CAP_SETFCAP"}
 	return &configs.Capabilities{Bounding: caps, Effective: caps, Permitted: caps}
 }
 
@@ -186,6 +190,7 @@ func (m *Manager) zygoteConfig(spec *Spec, slot *idSlot, cgroupPath, workDir str
 	}
 	cfg.Capabilities = zygoteCaps()
 	cfg.Seccomp = m.zseccomp
-	cfg.Sysctl["user.max_user_namespaces"] = "0"
+	// Each run makes one user namespace (its code's); nothing else does.
+	cfg.Sysctl["user.max_user_namespaces"] = strconv.Itoa(m.cfg.ZygoteRuns)
 	return cfg, nil
 }

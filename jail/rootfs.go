@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 )
 
 // buildRootfs makes the shared, read-only root skeleton: every mountpoint
@@ -85,16 +84,10 @@ func (m *Manager) buildRootfs() error {
 }
 
 func (m *Manager) writeEtc() error {
-	// A zygote's runs each have their own uid (SandboxUID and up): all are
-	// the user "sandbox".
-	var users, groups strings.Builder
-	for uid := m.cfg.SandboxUID; uid < m.cfg.SandboxUID+max(1, m.cfg.ZygoteRuns); uid++ {
-		fmt.Fprintf(&users, "sandbox:x:%d:%d:sandbox:/tmp:/bin/sh\n", uid, uid)
-		fmt.Fprintf(&groups, "sandbox:x:%d:\n", uid)
-	}
+	uid := m.cfg.SandboxUID
 	files := map[string]string{
-		"passwd":        "root:x:0:0:root:/root:/usr/sbin/nologin\n" + users.String() + "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
-		"group":         "root:x:0:\n" + groups.String() + "nogroup:x:65534:\n",
+		"passwd":        fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:%d:%d:sandbox:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n", uid, uid),
+		"group":         fmt.Sprintf("root:x:0:\nsandbox:x:%d:\nnogroup:x:65534:\n", uid),
 		"hosts":         "127.0.0.1\tlocalhost pyexec\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		"hostname":      "pyexec\n",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",

@@ -54,6 +54,10 @@ type Jail struct {
 	stop     chan struct{} // closed when the process has exited
 	timer    *time.Timer
 	begun    bool // begin ran: the stdin writer owns stdinW
+
+	waitOnce sync.Once // Wait may be called again: it returns the same
+	waitRes  Result
+	waitErr  error
 }
 
 // closeParentEnds closes the server's ends of the pipes that no goroutine
@@ -121,6 +125,7 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 		extra: zygote, slots: m.slots}
 	if zygote != nil {
 		j.slots = m.zslots
+		j.id = "z" + j.id[1:] // zygotes are told apart by name (jailtest)
 	}
 	var cleanups []func() error
 	defer func() {
@@ -346,9 +351,18 @@ func (j *Jail) kill(why *bool) {
 // traces (container state, cgroup, work dir) goes on in the background, off
 // the request's clock; Quiesce waits for it.
 func (j *Jail) Wait() (Result, error) {
-	if j.zyg != nil {
-		return j.waitZygoteRun()
-	}
+	j.waitOnce.Do(func() {
+		if j.zyg != nil {
+			j.waitRes, j.waitErr = j.waitZygoteRun()
+			return
+		}
+		j.waitRes, j.waitErr = j.wait()
+	})
+	return j.waitRes, j.waitErr
+}
+
+// wait is Wait for a cold or warm jail.
+func (j *Jail) wait() (Result, error) {
 	var res Result
 	ps, waitErr := j.proc.Wait()
 	j.mu.Lock()

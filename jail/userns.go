@@ -70,6 +70,15 @@ func (s *idSlot) setRlimits(pid int, limits []configs.Rlimit) error {
 	binary.NativeEndian.PutUint32(req[0:], uint32(pid))
 	binary.NativeEndian.PutUint32(req[4:], uint32(len(limits)))
 	for i, l := range limits {
+		// The holder, unprivileged on the host, may lower a hard limit but
+		// not raise it: never ask for more than the init inherited from
+		// this process (a server started with the kernel's default hard
+		// RLIMIT_NOFILE of 4096 would otherwise get EPERM for a zygote).
+		var own unix.Rlimit
+		if err := unix.Getrlimit(int(l.Type), &own); err == nil {
+			l.Hard = min(l.Hard, own.Max)
+			l.Soft = min(l.Soft, l.Hard)
+		}
 		b := req[8+i*24:]
 		binary.NativeEndian.PutUint32(b[0:], uint32(l.Type))
 		binary.NativeEndian.PutUint64(b[8:], l.Soft)

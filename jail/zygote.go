@@ -81,7 +81,8 @@ func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error)
 	for k := 0; k < m.cfg.ZygoteRuns; k++ {
 		z.uids <- k
 	}
-	j.begin() // its clock: the template's timeout is its life, see Close
+	// No clock: a zygote lives until Close (its spec's timeout bounded
+	// only its start).
 	go func() {
 		_, err := j.Wait()
 		z.exit = err
@@ -224,7 +225,10 @@ func (z *Zygote) Start(a Activation) (_ *Jail, retErr error) {
 		s := strconv.FormatInt(v, 10)
 		msg = append(msg, fmt.Sprintf("%s %d\n%s", name, len(s), s)...)
 	}
+	// The run's uid in the zygote's namespace (unique among its runs), and
+	// what the code sees itself as: the sandbox uid of its own namespace.
 	field("uid", int64(z.m.cfg.SandboxUID+k))
+	field("sandbox", int64(z.m.cfg.SandboxUID))
 	field("disk", l.DiskBytes)
 	for _, r := range jailRlimits(l) {
 		if name := rlimitName(r.Type); name != "core" {
@@ -342,8 +346,9 @@ func (j *Jail) waitZygoteRun() (Result, error) {
 		timer.Stop()
 	}
 	j.closeParentEnds()
-	// Whatever the run left behind dies with its cgroup.
-	_ = j.run.Kill()
+	// The status came from the run's pid 1 on its way out: when it is gone,
+	// so is everything in its pid namespace, and the output ends. (What
+	// is left in its cgroup is killed when the group is removed.)
 	res.Stdout, res.StdoutBytes, res.StdoutTruncated = j.stdout.wait()
 	res.Stderr, res.StderrBytes, res.StderrTruncated = j.stderr.wait()
 	res.Report, _, _ = j.report.wait()

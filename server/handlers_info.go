@@ -24,7 +24,16 @@ func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request, _ httprout
 		Interpreters: s.interps.List(),
 		Enforced:     &enforced,
 		Pool:         s.pool(),
+		Zygotes:      s.zygotes(),
 	})
+}
+
+// zygotes reports the zygotes, if the server was given a source for them.
+func (s *Server) zygotes() []api.ZygoteSlot {
+	if s.opts.ZygoteStatus == nil {
+		return nil
+	}
+	return s.opts.ZygoteStatus()
 }
 
 // pool reports the warm pool, if the server was given a source for it.

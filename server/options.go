@@ -117,6 +117,8 @@ type Options struct {
 	Layers Layers
 	// PoolStatus reports the warm pool in /health. Nil: not reported.
 	PoolStatus func() []api.PoolSlot
+	// ZygoteStatus reports the zygotes in /health. Nil: not reported.
+	ZygoteStatus func() []api.ZygoteSlot
 
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger

@@ -69,8 +69,13 @@ func (s *Server) leftovers() []string {
 // sandbox user, as "pid:comm".
 func (s *Server) jailProcs() []string { return jailtest.Procs(s.IDBase, idBaseStride, false) }
 
-// jailHolders lists the server's user namespace holders (alive while it runs).
+// jailHolders lists the server's user namespace holders and zygotes (alive
+// while it runs) besides its jails' processes.
 func (s *Server) jailHolders() []string { return jailtest.Procs(s.IDBase, idBaseStride, true) }
+
+// serverProcs lists every process of the server's id range, holders and
+// zygotes included: none may outlive the server.
+func (s *Server) serverProcs() []string { return jailtest.Procs(s.IDBase, idBaseStride, true) }
 
 // removeState deletes a stopped server's state dir and its (empty) cgroup
 // parents. It refuses to delete a state dir with a mount below it, which

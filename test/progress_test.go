@@ -5,6 +5,7 @@ package test
 // shows the output written so far, cold and warm.
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"testing"
@@ -36,9 +37,14 @@ func TestUnfinishedRecords(t *testing.T) {
 	}{
 		{"cold", "PYEXEC_POOL_SIZES=3.12=0", false},
 		{"warm", "PYEXEC_POOL_SIZES=3.12=1", true},
+		{"zygote", "PYEXEC_POOL_SIZES=3.12=0", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t, "PYEXEC_EXECUTION_MAX_CONCURRENT=1", tt.pool)
+			zyg := "PYEXEC_ZYGOTE_ENABLED=" + fmt.Sprint(tt.name == "zygote")
+			s := startServer(t, "PYEXEC_EXECUTION_MAX_CONCURRENT=1", tt.pool, zyg)
+			if tt.name == "zygote" {
+				s.waitZygote(t)
+			}
 			if tt.warm {
 				s.waitWarm(t)
 			}

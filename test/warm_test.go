@@ -7,6 +7,7 @@ package test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 // health fetches /health.
@@ -34,6 +36,24 @@ func (s *Server) waitWarm(t testing.TB) api.PoolSlot {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("pool not full after 20 s: %+v", h.Pool)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitZygote waits until the default interpreter's zygote serves, and
+// returns how many runs it forked so far.
+func (s *Server) waitZygote(t testing.TB) int64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		for _, z := range s.health(t).Zygotes {
+			if z.Running && strings.HasPrefix(z.Version, "3.12.") {
+				return z.Served
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 3.12 zygote running after 30 s: %+v", s.health(t).Zygotes)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -70,9 +90,12 @@ print(json.dumps({
 }, sort_keys=True))
 `
 
+// TestWarmColdEquivalence: a run in a pooled jail and a run forked from a
+// zygote give the same record as a run in a fresh container.
 func TestWarmColdEquivalence(t *testing.T) {
-	cold := startServer(t, "PYEXEC_POOL_SIZES=3.12=0")
-	warm := startServer(t, "PYEXEC_POOL_SIZES=3.12=1")
+	cold := startServer(t, "PYEXEC_POOL_SIZES=3.12=0", "PYEXEC_ZYGOTE_ENABLED=false")
+	warm := startServer(t, "PYEXEC_POOL_SIZES=3.12=1", "PYEXEC_ZYGOTE_ENABLED=false")
+	zyg := startServer(t, "PYEXEC_POOL_SIZES=3.12=0")
 	pkg := map[string]string{
 		"main.py":         "from pkg.a import value\nimport helper\nprint(value(), helper.twice(4))\nhelper.boom()\n",
 		"helper.py":       "def twice(x):\n    return 2 * x\n\ndef boom():\n    raise KeyError('k')\n",
@@ -113,9 +136,18 @@ func TestWarmColdEquivalence(t *testing.T) {
 			if after.Served != before.Served+1 {
 				t.Fatalf("the warm server did not run this in a pooled jail: served %d -> %d", before.Served, after.Served)
 			}
+			zBefore := zyg.waitZygote(t)
+			_, zygRaw := zyg.execSync(t, tc.files, tc.meta)
+			if zAfter := zyg.waitZygote(t); zAfter != zBefore+1 {
+				t.Fatalf("the zygote server did not fork this: served %d -> %d", zBefore, zAfter)
+			}
 			c, w := verdictOf(decode[api.Execution](t, coldRaw)), verdictOf(decode[api.Execution](t, warmRaw))
+			z := verdictOf(decode[api.Execution](t, zygRaw))
 			if c != w {
 				t.Fatalf("cold and warm differ:\ncold %+v\nwarm %+v", c, w)
+			}
+			if c != z {
+				t.Fatalf("cold and zygote differ:\ncold   %+v\nzygote %+v", c, z)
 			}
 			if c.Status == "" || (c.Stdout == "" && c.Stderr == "") {
 				t.Fatalf("empty verdict: %+v", c)
@@ -127,14 +159,16 @@ func TestWarmColdEquivalence(t *testing.T) {
 		c := cold.eval(t, req)
 		warm.waitWarm(t)
 		w := warm.eval(t, req)
-		if verdictOf(c) != verdictOf(w) || resultOf(w) != "4.0" {
-			t.Fatalf("cold %+v\nwarm %+v", verdictOf(c), verdictOf(w))
+		zyg.waitZygote(t)
+		z := zyg.eval(t, req)
+		if verdictOf(c) != verdictOf(w) || verdictOf(c) != verdictOf(z) || resultOf(w) != "4.0" {
+			t.Fatalf("cold %+v\nwarm %+v\nzygote %+v", verdictOf(c), verdictOf(w), verdictOf(z))
 		}
 	})
 }
 
 func TestWarmPoolMixedLoad(t *testing.T) {
-	s := startServer(t, "PYEXEC_POOL_SIZES=3.12=2")
+	s := startServer(t, "PYEXEC_POOL_SIZES=3.12=2", "PYEXEC_ZYGOTE_ENABLED=false")
 	runs := 2000
 	if testing.Short() {
 		runs = 200
@@ -236,15 +270,20 @@ func TestSIGKILLWithFullPool(t *testing.T) {
 	if procs := s.jailProcs(); len(procs) < 5 {
 		t.Fatalf("want >= 5 jail processes (4 pooled, 1 running), have %v", procs)
 	}
+	zygotes := jailtest.ZygoteTraces(s.StateDir, s.CgroupParent)
+	if len(zygotes) == 0 {
+		t.Fatal("no zygote: the sweep of zygotes is not tested")
+	}
 	if _, ok := s.signal(syscall.SIGKILL, 5*time.Second); !ok {
 		t.Fatal("pyexecd did not die of SIGKILL")
 	}
-	// The jails die with the server.
+	// The jails, the zygotes and their runs, and the user namespace holders
+	// die with the server.
 	deadline := time.Now().Add(3 * time.Second)
-	for len(s.jailProcs()) > 0 && time.Now().Before(deadline) {
+	for len(s.serverProcs()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if procs := s.jailProcs(); len(procs) > 0 {
+	if procs := s.serverProcs(); len(procs) > 0 {
 		t.Fatalf("jail processes outlived the server: %v", procs)
 	}
 	left := s.leftovers()
@@ -258,6 +297,12 @@ func TestSIGKILLWithFullPool(t *testing.T) {
 	}
 	if left := s.leftovers(); len(left) > 0 {
 		t.Fatalf("after restart, still there: %v", left)
+	}
+	now := jailtest.ZygoteTraces(s.StateDir, s.CgroupParent)
+	for _, z := range zygotes {
+		if slices.Contains(now, z) {
+			t.Errorf("the dead server's zygote is still there after the restart: %s", z)
+		}
 	}
 	e := s.eval(t, api.EvalRequest{Code: "print('alive')"})
 	if e.Stdout != "alive\n" {

@@ -227,6 +227,21 @@ type Health struct {
 	Enforced     *Enforcement  `json:"enforced,omitempty"`
 	// Pool is empty when no warm jails are configured.
 	Pool []PoolSlot `json:"pool,omitempty"`
+	// Zygotes are the forking templates, one per interpreter (ours).
+	Zygotes []ZygoteSlot `json:"zygotes,omitempty"`
+}
+
+// ZygoteSlot reports the zygote of one interpreter: runs are forks of it.
+type ZygoteSlot struct {
+	Version string `json:"version"`
+	Running bool   `json:"running"`
+	// Failing is true while the zygote cannot start: its requests then
+	// run in cold jails (the server's log says why).
+	Failing  bool  `json:"failing"`
+	AgeS     int64 `json:"age_seconds"`
+	Served   int64 `json:"served"`   // runs forked from it (every generation)
+	Missed   int64 `json:"missed"`   // requests that found it not running or busy
+	Recycled int64 `json:"recycled"` // generations replaced for age or run count
 }
 
 // Layer is one installed set of requirements in the server's cache: an

@@ -186,6 +186,14 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		return fmt.Errorf("pool: %w", err)
 	}
 	defer pool.Close()
+	var zygotes *jail.ZygotePool
+	if cfg.Zygote.Enabled {
+		zygotes, err = jails.NewZygotePool(zygoteTemplates(cfg, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
+		if err != nil {
+			return fmt.Errorf("zygotes: %w", err)
+		}
+		defer zygotes.Close()
+	}
 
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
@@ -204,6 +212,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Version:           version,
 		Enforcement:       enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff),
 		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
+		ZygoteStatus:      zygoteStatus(zygotes),
 		Layers:            layersAPI{layers},
 		Logger:            log,
 
@@ -212,7 +221,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
 		TokenMaxQueued:     cfg.Server.TokenMaxQueued,
 		HTTP:               httpOptions(cfg.Server),
-	}, &jailRunner{jails: jails, pool: pool, deps: layers, binds: binds, interps: interps, log: log}, interps)
+	}, &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layers, binds: binds, interps: interps, log: log}, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -251,6 +260,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		log.Warn("server shutdown", "err", err)
 	}
 	pool.Close() // no more refills; the waiting jails are destroyed
+	if zygotes != nil {
+		zygotes.Close() // no more forks; their runs were stopped above
+	}
 	jails.KillAll()
 	httpCtx, cancelHTTP := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancelHTTP()

@@ -17,9 +17,10 @@ import (
 // spec for the chosen interpreter, runs it, and reads the verdict.
 type jailRunner struct {
 	jails   *jail.Manager
-	pool    *jail.Pool  // nil: every job runs cold
-	deps    *deps.Cache // nil: jobs with requirements fail
-	binds   []jail.Bind // in every jail, pooled ones too (the layer cache)
+	pool    *jail.Pool       // nil: every job runs cold
+	zygotes *jail.ZygotePool // nil: no forking
+	deps    *deps.Cache      // nil: jobs with requirements fail
+	binds   []jail.Bind      // in every jail, pooled ones too (the layer cache)
 	interps *interpreters.Set
 	log     *slog.Logger
 }

@@ -5,6 +5,7 @@ package jailtest
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,8 +29,31 @@ func Require(tb testing.TB, what string) {
 // Traces lists what jails could leave behind under a state dir and cgroup
 // parent: the per-jail cgroup dirs in every hierarchy (v1, hybrid's
 // unified mount, v2), and the container state and work dirs, each prefixed
-// with its kind ("cgroup ", "state ").
+// with its kind ("cgroup ", "state "). A running server's zygotes (names
+// starting with "z") are not traces: see ZygoteTraces.
 func Traces(stateDir, cgroupParent string) []string {
+	var out []string
+	for _, t := range allTraces(stateDir, cgroupParent) {
+		if !strings.HasPrefix(filepath.Base(t), "z") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// ZygoteTraces lists what zygotes (template jails, named "z...") hold:
+// none must be left once their server is gone.
+func ZygoteTraces(stateDir, cgroupParent string) []string {
+	var out []string
+	for _, t := range allTraces(stateDir, cgroupParent) {
+		if strings.HasPrefix(filepath.Base(t), "z") {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func allTraces(stateDir, cgroupParent string) []string {
 	var out []string
 	v1, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent + "/*")
 	v2, _ := filepath.Glob("/sys/fs/cgroup/" + cgroupParent + "/*")
@@ -53,8 +77,9 @@ const HolderComm = "pyexec-holder"
 
 // Procs lists the host processes whose real uid is in [base, base+count)
 // (the ids a server maps its jails onto), as "pid:comm", leaving out the
-// server's user namespace holders unless withHolders.
-func Procs(base, count int, withHolders bool) []string {
+// parts of a running server, unless withServer: its user namespace holders
+// and its zygotes (the process in a zygote's leaf cgroup "z").
+func Procs(base, count int, withServer bool) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -73,10 +98,32 @@ func Procs(base, count int, withHolders bool) []string {
 			}
 			c, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
 			comm := strings.TrimSpace(string(c))
-			if comm != HolderComm || withHolders {
+			if withServer || (comm != HolderComm && !inZygoteLeaf(e.Name())) {
 				out = append(out, e.Name()+":"+comm)
 			}
 		}
 	}
 	return out
+}
+
+// inZygoteLeaf reports whether pid is a zygote itself: its pids cgroup
+// (v1; on a hybrid host the runs stay in the zygote's group of the unified
+// mount) or its v2 group is a zygote's leaf, ".../z".
+func inZygoteLeaf(pid string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
+	if err != nil {
+		return false
+	}
+	v2 := ""
+	for line := range strings.SplitSeq(string(b), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		switch {
+		case len(f) != 3:
+		case f[1] == "pids":
+			return path.Base(f[2]) == "z"
+		case f[0] == "0":
+			v2 = f[2]
+		}
+	}
+	return v2 != "" && path.Base(v2) == "z"
 }
