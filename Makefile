@@ -9,7 +9,7 @@ TEST_TAGS      := seccomp
 # (which needs cgo). The others start jails.
 RACE_PKGS      := ./client/... ./cmd/pyexec ./cmd/pyexecd ./configs ./interpreters ./interpreters/requirements ./server
 
-.PHONY: all build run test test-v2 test-short check vet fmt-check tidy-check race bench bench-quick deps fmt clean cross
+.PHONY: all build run test test-v2 test-short check vet fmt-check tidy-check race bench bench-quick bench-seed deps fmt clean cross
 
 all: build
 
@@ -88,10 +88,20 @@ fmt:
 clean:
 	rm -rf bin
 
-# Benchmarks against the real binary (prints one table); bench-quick < 1 min.
+# Benchmarks against the real binary (issue 11's table: bare python, zygotes
+# on and off, each figure beside its target); bench-quick < 1 min.
 bench: build
 	CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -run '^$$' -bench 'Jail|BarePython' -benchtime 100x ./jail/
 	$(GO) run ./test/bench -bin bin/pyexecd
 
 bench-quick: build
 	$(GO) run ./test/bench -bin bin/pyexecd -quick
+
+# python-executor's own scripts/benchmark.py --quick against bin/pyexecd
+# (zygotes on and off), its server-ms column per case. PE_DIR is a checkout
+# of github.com/geraldthewes/python-executor; its script needs requests
+# (Debian: apt-get install python3-requests; SEED_PYTHON picks the python).
+SEED_PYTHON ?= /usr/bin/python3
+bench-seed: build
+	@if [ -z "$(PE_DIR)" ]; then echo "bench-seed: set PE_DIR to a python-executor checkout"; exit 1; fi
+	$(GO) run ./test/bench -bin bin/pyexecd -seed "$(PE_DIR)" -seed-python "$(SEED_PYTHON)"

@@ -15,20 +15,15 @@ import (
 // then waits so the print is not the run's end.
 const streamCode = "import time\nprint(repr(time.time()), flush=True)\ntime.sleep(0.05)\n"
 
-// streamN runs n streamed /eval requests (Accept: text/event-stream), each
-// on a full pool, and returns for each the time from the request to its
+// streamN runs n streamed /eval requests (Accept: text/event-stream)
+// back-to-back, and returns for each the time from the request to its
 // first stdout event, and from the print to that event's arrival.
-func streamN(s *server, n, pool int) (first, lag []time.Duration, err error) {
+func streamN(s *server, n int) (first, lag []time.Duration, err error) {
 	c, err := client.New(s.url, client.WithHTTPClient(s.hc))
 	if err != nil {
 		return nil, nil, err
 	}
 	for range n {
-		if pool > 0 {
-			if err := s.waitPool(pool); err != nil {
-				return nil, nil, err
-			}
-		}
 		start := time.Now()
 		var got bool
 		var text strings.Builder
