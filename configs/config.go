@@ -238,8 +238,9 @@ type JailConfig struct {
 	// the effective uid). Either way jails live in user namespaces owned
 	// by unprivileged ids, never by host root.
 	Mode string `mapstructure:"mode"`
-	// StateDir is libcontainer's state root, absolute. Empty: /run/pyexec
-	// as root, $XDG_RUNTIME_DIR/pyexec (else ~/.cache/pyexec/run) rootless.
+	// StateDir is libcontainer's state root, absolute; the directories above
+	// it must be searchable by others (the jails' ids). Empty: /run/pyexec
+	// as root, ~/.cache/pyexec/run rootless (systemd: RuntimeDirectory).
 	StateDir string `mapstructure:"state_dir"`
 	// CgroupParent is the cgroup under which every jail's group is made.
 	CgroupParent string `mapstructure:"cgroup_parent"`
@@ -258,6 +259,10 @@ type JailConfig struct {
 	// SetupDir is where `pyexecd setup` keeps what it made for rootless
 	// servers (interpreter copies and their manifest).
 	SetupDir string `mapstructure:"setup_dir"`
+	// AllowInotify lets runs use inotify. False: refused by seccomp, since
+	// on the shared read-only mounts one run could watch which files
+	// another opens.
+	AllowInotify bool `mapstructure:"allow_inotify"`
 	// SandboxUID is the uid/gid (inside the jail) the user's code runs as.
 	SandboxUID int `mapstructure:"sandbox_uid"`
 }
@@ -484,13 +489,10 @@ func (c *Config) Resolve(rt Runtime) {
 	}
 	j := &c.Jail
 	if rt.Rootless {
-		if j.StateDir == "" {
-			switch {
-			case rt.XDGRuntimeDir != "":
-				j.StateDir = rt.XDGRuntimeDir + "/pyexec"
-			case rt.Home != "":
-				j.StateDir = rt.Home + "/.cache/pyexec/run"
-			}
+		// Not $XDG_RUNTIME_DIR: it is 0700, and the jails' ids must be
+		// able to search every directory above the state dir.
+		if j.StateDir == "" && rt.Home != "" {
+			j.StateDir = rt.Home + "/.cache/pyexec/run"
 		}
 		if c.Deps.CacheDir == "" && rt.Home != "" {
 			c.Deps.CacheDir = rt.Home + "/.cache/pyexec/deps"

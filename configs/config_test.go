@@ -280,7 +280,7 @@ func TestResolve(t *testing.T) {
 	}{
 		{name: "root", rt: Runtime{}, state: "/run/pyexec", cache: "/var/lib/pyexec/deps", idBase: 200000, idCount: 65536},
 		{name: "rootless with XDG", rt: Runtime{Rootless: true, Home: "/home/u", XDGRuntimeDir: "/run/user/1000", SubIDCount: 65536},
-			state: "/run/user/1000/pyexec", cache: "/home/u/.cache/pyexec/deps", idBase: 1, idCount: 65536},
+			state: "/home/u/.cache/pyexec/run", cache: "/home/u/.cache/pyexec/deps", idBase: 1, idCount: 65536},
 		{name: "rootless without XDG", rt: Runtime{Rootless: true, Home: "/home/u", SubIDCount: 4096},
 			state: "/home/u/.cache/pyexec/run", cache: "/home/u/.cache/pyexec/deps", idBase: 1, idCount: 4096},
 	}

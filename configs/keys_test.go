@@ -114,6 +114,7 @@ func envSamples() map[string]string {
 		"jail.state_dir":                  "/tmp/pyexec",
 		"jail.allow_unenforced_limits":    "true",
 		"jail.setup_dir":                  "/srv/pyexec",
+		"jail.allow_inotify":              "true",
 		"jail.cgroup_parent":              "svc/pyexec",
 		"jail.host_id_base":               "300000",
 		"jail.host_id_count":              "70000",

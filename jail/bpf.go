@@ -127,8 +127,8 @@ func bpfOp(op configs.Operator) (libseccomp.ScmpCompareOp, error) {
 // modules, perf, userfaultfd, io_uring, pivot_root, chroot ...) stay
 // refused; every run stacks the strict filter
 // on top of this one.
-func zygoteSeccomp() *configs.Seccomp {
-	p := seccompProfile()
+func zygoteSeccomp(allowInotify bool) *configs.Seccomp {
+	p := seccompProfile(allowInotify)
 	for _, name := range []string{"unshare", "setns", "mount", "umount2", "sethostname"} {
 		p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: name, Action: configs.Allow})
 	}

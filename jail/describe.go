@@ -30,6 +30,10 @@ type Description struct {
 	Devices []string
 	// SupplementaryGroups is empty: jails run with no host groups.
 	SupplementaryGroups []int
+	// SocketFamilies are the only socket families seccomp lets a jail open.
+	SocketFamilies []string
+	// Inotify: seccomp lets jails use inotify (Config.AllowInotify).
+	Inotify bool
 }
 
 // NamedLimit is one rlimit.
@@ -62,6 +66,8 @@ func (m *Manager) Describe(rootless bool, disk int64) Description {
 		SandboxUID: m.cfg.SandboxUID,
 		Namespaces: []string{"mount", "pid", "ipc", "uts", "cgroup", "net"},
 		Sysctls:    perJailSysctls(), SupplementaryGroups: []int{},
+		SocketFamilies: []string{"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK (NETLINK_ROUTE only)"},
+		Inotify:        m.cfg.AllowInotify,
 	}
 	for _, r := range jailRlimits(Limits{DiskBytes: disk}.withDefaults()) {
 		d.Rlimits = append(d.Rlimits, NamedLimit{Name: rlimitName(r.Type), Value: r.Hard})

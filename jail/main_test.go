@@ -83,8 +83,9 @@ func testEnv(t testing.TB) *env {
 		state := filepath.Join("/run", "pyexec-test")
 		m, err := jail.New(jail.Config{
 			StateDir: state, HostIDBase: testIDBase, Mounts: set.Mounts(),
-			Files:  map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			AllowInotify: true, // TestPerJailBudgets hoards inotify instances
+			Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+			Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}, cg)
 		if err != nil {
 			_ = cg.RemoveParent()

@@ -43,6 +43,9 @@ type Config struct {
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
+	// AllowInotify lets jails use inotify (refused by default: on the
+	// shared read-only mounts one jail could watch another's file opens).
+	AllowInotify bool
 	// ZygoteRuns is how many runs one zygote may have at once (each runs
 	// as its own host uid). Zero: 64.
 	ZygoteRuns int
@@ -98,6 +101,12 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	if err := checkHost(); err != nil {
 		return nil, err
 	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(cfg.StateDir)), 0o755); err != nil {
+		return nil, fmt.Errorf("state dir: %w", err)
+	}
+	if err := checkReachable(cfg.StateDir); err != nil {
+		return nil, err
+	}
 	if cfg.HostIDCount == 0 {
 		cfg.HostIDCount = 65536
 	}
@@ -122,8 +131,8 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		rootfs:   filepath.Join(cfg.StateDir, "rootfs"),
 		runDir:   filepath.Join(cfg.StateDir, "run"),
 		workDir:  filepath.Join(cfg.StateDir, "work"),
-		seccomp:  seccompProfile(),
-		zseccomp: zygoteSeccomp(),
+		seccomp:  seccompProfile(cfg.AllowInotify),
+		zseccomp: zygoteSeccomp(cfg.AllowInotify),
 		allowed:  map[string]bool{},
 		targets:  map[string]bool{},
 		running:  map[string]*Jail{},

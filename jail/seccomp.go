@@ -24,8 +24,7 @@ fork fremovexattr fsetxattr fstat fstatfs fsync ftruncate futex futex_requeue fu
 futex_waitv futex_wake futimesat get_mempolicy get_robust_list getcpu getcwd getdents
 getdents64 getegid geteuid getgid getgroups getitimer getpeername getpgid getpgrp getpid
 getppid getpriority getrandom getresgid getresuid getrlimit getrusage getsid getsockname
-getsockopt gettid gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1
-inotify_rm_watch io_cancel io_destroy io_getevents io_pgetevents io_setup io_submit ioctl
+getsockopt gettid gettimeofday getuid getxattr io_cancel io_destroy io_getevents io_pgetevents io_setup io_submit ioctl
 ioprio_get ioprio_set kill landlock_add_rule landlock_create_ruleset landlock_restrict_self
 lchown lgetxattr link linkat listen listxattr llistxattr lremovexattr lseek lsetxattr lstat
 madvise map_shadow_stack mbind membarrier memfd_create mincore mkdir mkdirat mknod mknodat
@@ -42,7 +41,7 @@ sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam sched_setsc
 sched_yield seccomp select semctl semget semop semtimedop sendfile sendmmsg sendmsg sendto
 set_mempolicy set_robust_list set_tid_address setfsgid setfsuid setgid setgroups setitimer
 setpgid setpriority setregid setresgid setresuid setreuid setrlimit setsid setsockopt setuid
-setxattr shmat shmctl shmdt shmget shutdown sigaltstack signalfd signalfd4 socket socketpair
+setxattr shmat shmctl shmdt shmget shutdown sigaltstack signalfd signalfd4
 splice stat statfs statx symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill
 time timer_create timer_delete timer_getoverrun timer_gettime timer_settime timerfd_create
 timerfd_gettime timerfd_settime times tkill truncate umask uname unlink unlinkat utime
@@ -58,7 +57,14 @@ const namespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC 
 
 // seccompProfile builds the filter every jail gets. It is built once per
 // Manager.
-func seccompProfile() *configs.Seccomp {
+//
+// Sockets: only the families Python needs, AF_UNIX, AF_INET, AF_INET6 and
+// AF_NETLINK for NETLINK_ROUTE (getaddrinfo, interfaces); everything else
+// (AF_VSOCK, which has no namespaces, AF_PACKET, AF_ALG, other netlink
+// protocols...) is EPERM. inotify is refused unless allowInotify: on the
+// shared read-only mounts it would let a jail watch which files another
+// jail opens.
+func seccompProfile(allowInotify bool) *configs.Seccomp {
 	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
 	p := &configs.Seccomp{
 		DefaultAction:   configs.Errno,
@@ -85,6 +91,22 @@ func seccompProfile() *configs.Seccomp {
 		}}},
 		&configs.Syscall{Name: "clone3", Action: configs.Errno, ErrnoRet: &enosys},
 	)
+	for _, family := range []uint64{unix.AF_UNIX, unix.AF_INET, unix.AF_INET6} {
+		p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: "socket", Action: configs.Allow,
+			Args: []*configs.Arg{{Index: 0, Value: family, Op: configs.EqualTo}}})
+	}
+	p.Syscalls = append(p.Syscalls,
+		&configs.Syscall{Name: "socket", Action: configs.Allow, Args: []*configs.Arg{
+			{Index: 0, Value: unix.AF_NETLINK, Op: configs.EqualTo},
+			{Index: 2, Value: unix.NETLINK_ROUTE, Op: configs.EqualTo}}},
+		&configs.Syscall{Name: "socketpair", Action: configs.Allow, Args: []*configs.Arg{
+			{Index: 0, Value: unix.AF_UNIX, Op: configs.EqualTo}}},
+	)
+	if allowInotify {
+		for _, name := range []string{"inotify_init", "inotify_init1", "inotify_add_watch", "inotify_rm_watch"} {
+			p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: name, Action: configs.Allow})
+		}
+	}
 	// personality only for the harmless values (Docker's list).
 	for _, v := range []uint64{0x0, 0x0008, 0x20000, 0x20008, 0xffffffff} {
 		p.Syscalls = append(p.Syscalls, &configs.Syscall{Name: "personality", Action: configs.Allow,

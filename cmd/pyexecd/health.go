@@ -51,6 +51,8 @@ func enforcement(d jail.Description, cg *cgroup.Manager, limitsOff []string) api
 		{Name: "disk", Enforced: true, By: "tmpfs size of /work and /tmp"},
 		{Name: "timeout", Enforced: true, By: "the server kills the jail's pid namespace and cgroup"},
 		{Name: "output", Enforced: true, By: "the server keeps at most max_output_bytes of each stream"},
+		{Name: "socket_families", Enforced: true, By: "seccomp allows only " + strings.Join(d.SocketFamilies, ", ")},
+		{Name: "inotify_refused", Enforced: !d.Inotify, By: "seccomp (jail.allow_inotify false)"},
 	}
 	for _, r := range d.Rlimits {
 		e.Limits = append(e.Limits, api.LimitEnforcement{Name: "rlimit_" + r.Name, Enforced: true, By: fmt.Sprintf("rlimit %d", r.Value)})

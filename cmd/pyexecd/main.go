@@ -144,6 +144,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
 		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
+		AllowInotify: cfg.Jail.AllowInotify,
 		Logger:       log,
 	}, cg)
 	if err != nil {
