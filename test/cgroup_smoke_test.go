@@ -13,9 +13,10 @@ import (
 // succeeds, a 64 MiB memory limit OOM-kills a 300 MiB allocation, a
 // timeout ends a run and keeps what it printed, and after the stop nothing
 // is left: no per-jail cgroups, no state or work dirs, no jail processes,
-// no user namespace holders, no cgroup parent. It covers the warm path
-// (3.12, pooled by default: Activate rewrites the group's limits) and the
-// cold one (3.11, no pool: the group is created with them).
+// no user namespace holders, no cgroup parent. Each check runs on the
+// default series (3.12, whose jails the server starts ahead of requests)
+// and on 3.11 (started on its first request), so the limits are set both
+// on a jail made earlier and on one made for the request.
 func TestCgroupSmoke(t *testing.T) {
 	s := startServer(t)
 	s.waitWarm(t)
