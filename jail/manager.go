@@ -43,6 +43,11 @@ type Config struct {
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
+	// ZygoteRootIsServer maps a zygote's root (which runs no user code) to
+	// the server's own id. A rootless server on cgroup v1 needs it: v1 lets
+	// a task join a group through a cgroup.procs opened by the server only
+	// when the task has the server's uid.
+	ZygoteRootIsServer bool
 	// AllowInotify lets jails use inotify (refused by default: on the
 	// shared read-only mounts one jail could watch another's file opens).
 	AllowInotify bool

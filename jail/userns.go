@@ -226,6 +226,9 @@ func (m *Manager) newZygoteSlot(n int) (*idSlot, error) {
 	w := m.cfg.zygoteIDs()
 	root := m.cfg.HostIDBase + m.cfg.HostIDCount - (n+1)*w
 	sl := &idSlot{n: n, rootID: root, sandboxID: root + 1, runs: m.cfg.ZygoteRuns, dead: make(chan struct{})}
+	if m.cfg.ZygoteRootIsServer {
+		sl.rootID = os.Geteuid()
+	}
 	return m.startHolder(sl)
 }
 

@@ -145,7 +145,10 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		AllowInotify: cfg.Jail.AllowInotify,
-		Logger:       log,
+		// Rootless on v1, a run's pid 1 joins its cgroup only with the
+		// server's uid (see jail.Config).
+		ZygoteRootIsServer: w.rootless && cg.Mode() != cgroup.ModeUnified,
+		Logger:             log,
 	}, cg)
 	if err != nil {
 		return fmt.Errorf("jails: %w", err)
