@@ -13,9 +13,11 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -38,6 +40,7 @@ type options struct {
 	loadBefore      string
 	pythonVersion   string
 	poolOn, poolOff int
+	busy            []string // CPU busy before each phase
 }
 
 func main() {
@@ -55,7 +58,7 @@ func main() {
 	flag.StringVar(&o.seedPython, "seed-python", "/usr/bin/python3", "the python of -seed (it needs requests: Debian's python3-requests)")
 	flag.Parse()
 	if o.quick {
-		o.warmup, o.requests, o.syncs, o.runs, o.throughputFor = 20, 100, 30, 20, time.Second
+		o.warmup, o.requests, o.syncs, o.runs, o.throughputFor = 20, 100, 20, 20, time.Second
 	}
 	o.concurrencies = []int{1, 4, 16}
 	o.zygoteOn = []string{"PYEXEC_ZYGOTE_ENABLED=true"}
@@ -86,9 +89,13 @@ func run(o *options) error {
 	if out, err := output(o.python, "-c", "import sys; print(sys.version.split()[0])"); err == nil {
 		o.pythonVersion = strings.TrimSpace(out)
 	}
-	progress("bare python")
+	if err := on.waitReady(context.Background(), true); err != nil {
+		on.stop()
+		return err
+	}
+	o.progress("bare python")
 	b := measureBare(o)
-	progress("zygotes on")
+	o.progress("zygotes on")
 	zOn, err := measure(o, on, true)
 	o.poolOn = on.poolSize()
 	on.stop()
@@ -100,7 +107,11 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	progress("zygotes off")
+	if err := off.waitReady(context.Background(), false); err != nil {
+		off.stop()
+		return err
+	}
+	o.progress("zygotes off")
 	zOff, err := measure(o, off, false)
 	if err == nil {
 		o.poolOff = off.poolSize()
@@ -115,7 +126,7 @@ func run(o *options) error {
 	if err != nil {
 		return err
 	}
-	progress("cold only")
+	o.progress("cold only")
 	c, err := measureCold(o, cold)
 	cold.stop()
 	if err != nil {
@@ -125,8 +136,43 @@ func run(o *options) error {
 	return nil
 }
 
-func progress(what string) {
-	fmt.Fprintf(os.Stderr, "bench: %s: %s (load %s)\n", time.Now().Format("15:04:05"), what, loadavg())
+// progress notes a phase on stderr, with how busy the host's CPUs were
+// over the half second before it while the bench itself was idle (other work on
+// the machine), and keeps that for the report.
+func (o *options) progress(what string) {
+	busy := cpuBusy(500 * time.Millisecond)
+	o.busy = append(o.busy, fmt.Sprintf("%s %.0f%%", what, busy))
+	fmt.Fprintf(os.Stderr, "bench: %s: %s (load %s; CPU busy before it, bench idle: %.0f%%)\n",
+		time.Now().Format("15:04:05"), what, loadavg(), busy)
+}
+
+// cpuBusy is the share of all CPUs' time not idle (nor iowait) over d.
+func cpuBusy(d time.Duration) float64 {
+	b0, t0 := cpuTimes()
+	time.Sleep(d)
+	b1, t1 := cpuTimes()
+	if t1 <= t0 {
+		return 0
+	}
+	return 100 * float64(b1-b0) / float64(t1-t0)
+}
+
+// cpuTimes is the busy and the total time of all CPUs (/proc/stat, ticks).
+func cpuTimes() (busy, total int64) {
+	b, _ := os.ReadFile("/proc/stat")
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i >= 8 { // guest times are already in user and nice
+			break
+		}
+		total += n
+		if i != 3 && i != 4 {
+			busy += n
+		}
+	}
+	return busy, total
 }
 
 func loadavg() string {

@@ -29,6 +29,7 @@ const (
 func printReport(o *options, b bare, on, off measured, c cold) {
 	fmt.Printf("\npyexec bench (issue 11): %s, %d CPUs, load average %s at the start, %s at the end\n",
 		time.Now().UTC().Format(time.RFC3339), numCPU(), o.loadBefore, loadavg())
+	fmt.Printf("CPU busy in the half second before each phase (other work; the bench idle): %s\n", strings.Join(o.busy, ", "))
 	fmt.Printf("bare python: %s (%s), the server's default interpreter\n", o.python, o.pythonVersion)
 	fmt.Printf("%d back-to-back requests after %d warm-up runs; throughput %v per row; %d /exec/syncs; warm pool %d (zygotes on) and %d (zygotes off); MB = 10^6 bytes\n\n",
 		o.requests, o.warmup, o.throughputFor, o.syncs, o.poolOn, o.poolOff)

@@ -53,8 +53,12 @@ func runSeed(o *options) error {
 		if err != nil {
 			return err
 		}
-		progress("seed benchmark, " + cfg.name)
-		runs[i], err = seedRun(o, s, script, cfg.zygotes)
+		if err := s.waitReady(context.Background(), cfg.zygotes); err != nil {
+			s.stop()
+			return err
+		}
+		o.progress("seed benchmark, " + cfg.name)
+		runs[i], err = seedRun(o, s, script)
 		s.stop()
 		if err != nil {
 			return err
@@ -64,10 +68,7 @@ func runSeed(o *options) error {
 	return nil
 }
 
-func seedRun(o *options, s *server, script string, zygotes bool) ([]seedResult, error) {
-	if err := s.waitReady(context.Background(), zygotes); err != nil {
-		return nil, err
-	}
+func seedRun(o *options, s *server, script string) ([]seedResult, error) {
 	out, err := os.CreateTemp("", "pyexec-seed-*.json")
 	if err != nil {
 		return nil, err
@@ -96,6 +97,7 @@ func seedRun(o *options, s *server, script string, zygotes bool) ([]seedResult, 
 func printSeed(o *options, on, off []seedResult) {
 	fmt.Printf("\npython-executor scripts/benchmark.py --quick (1 iteration per case) against pyexecd: %s, %d CPUs, load average %s at the start, %s at the end\n",
 		time.Now().UTC().Format(time.RFC3339), numCPU(), o.loadBefore, loadavg())
+	fmt.Printf("CPU busy in the half second before each phase (other work; the bench idle): %s\n", strings.Join(o.busy, ", "))
 	fmt.Printf("server ms is the script's server column (the record's duration_ms); checkout %s, %s\n\n", o.seed, o.seedPython)
 	offBy := map[string]seedResult{}
 	for _, r := range off {
