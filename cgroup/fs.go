@@ -60,7 +60,9 @@ func killProcs(procsFile string) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		pids, err := readPids(procsFile)
-		if errors.Is(err, os.ErrNotExist) {
+		// A group removed meanwhile (a zygote's run group, by its own
+		// cleanup) answers ENOENT, or ENODEV while it dies: nothing to kill.
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENODEV) {
 			return nil
 		}
 		if err != nil {

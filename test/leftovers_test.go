@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +29,7 @@ func (s *Server) stop() []string {
 		if s.exitErr != nil {
 			s.problems = append(s.problems, fmt.Sprintf("pyexecd exited with %v, want status 0", s.exitErr))
 		}
-		if left := s.waitNoLeftovers(leftoverSettle); len(left) > 0 {
+		if left := s.waitNoLeftovers(leftoverSettle, true); len(left) > 0 {
 			s.problems = append(s.problems, fmt.Sprintf("pyexecd left behind:\n  %s", strings.Join(left, "\n  ")))
 		} else if dirs := cgroupParents(s.CgroupParent); s.exitErr == nil && len(dirs) > 0 {
 			// A clean stop removes the parent group itself.
@@ -43,10 +44,19 @@ func (s *Server) stop() []string {
 
 // waitNoLeftovers polls until the server's traces are gone or d passes and
 // returns what is left.
-func (s *Server) waitNoLeftovers(d time.Duration) []string {
+// After the server's exit (all) its zygotes and holders count too.
+func (s *Server) waitNoLeftovers(d time.Duration, all bool) []string {
 	deadline := time.Now().Add(d)
 	for {
 		left := s.leftovers()
+		if all {
+			left = append(left, jailtest.ZygoteTraces(s.StateDir, s.CgroupParent)...)
+			for _, p := range jailtest.Procs(s.IDBase, idBaseStride, true) {
+				if !slices.Contains(left, "process "+p) {
+					left = append(left, "process "+p)
+				}
+			}
+		}
 		if len(left) == 0 || time.Now().After(deadline) {
 			return left
 		}

@@ -47,7 +47,7 @@ func TestSyncClientDisconnect(t *testing.T) {
 		t.Fatalf("the request ended with %v, want it cancelled", err)
 	}
 
-	if left := s.waitNoLeftovers(2 * time.Second); len(left) > 0 {
+	if left := s.waitNoLeftovers(2*time.Second, false); len(left) > 0 {
 		t.Errorf("2s after the client left, the jail remains: %v", left)
 	}
 	t.Logf("jail gone %v after the disconnect", time.Since(cancelled))
