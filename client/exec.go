@@ -114,10 +114,13 @@ func (c *Client) uploadWith(ctx context.Context, path string, tar io.Reader, md 
 		pw.CloseWithError(writeParts(mw, tar, mdJSON))
 	}()
 	// Closing the read side stops the writer goroutine if the request ends
-	// before the body was consumed, and unblocks the transport when the
-	// context ends while the tar reader is slow to answer.
+	// before the body was consumed. When the context ends while the tar
+	// reader is slow to answer, the write side is closed with the
+	// context's error, so that the transport's read of the body fails with
+	// it (a closed read side would answer io.ErrClosedPipe instead, and the
+	// caller would get that, not the deadline, when it races the context).
 	defer pr.Close()
-	stop := context.AfterFunc(ctx, func() { pr.CloseWithError(ctx.Err()) })
+	stop := context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
 	defer stop()
 	return send(request{
 		method:      http.MethodPost,
