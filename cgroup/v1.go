@@ -37,6 +37,7 @@ func newV1(parent string, hybrid bool) (*v1, error) {
 			b.dirs[s.Name()] = p.Path("/")
 		}
 	}
+	b.addDevices()
 	for _, need := range []cgroup1.Name{cgroup1.Memory, cgroup1.Cpu, cgroup1.Cpuacct, cgroup1.Pids} {
 		if _, ok := b.dirs[need]; !ok {
 			return nil, fmt.Errorf("v1 controller %s is not mounted", need)
@@ -53,6 +54,22 @@ func newV1(parent string, hybrid bool) (*v1, error) {
 		}
 	}
 	return b, nil
+}
+
+// addDevices adds the devices hierarchy when containerd/cgroups left it
+// out: it does inside a user namespace (a rootless server), where device
+// rules cannot be written, but libcontainer still makes a devices group
+// for each jail, and one that is not listed here is never removed.
+func (b *v1) addDevices() {
+	mem, ok := b.dirs[cgroup1.Memory]
+	if _, have := b.dirs[cgroup1.Devices]; have || !ok {
+		return
+	}
+	d := cgroup1.NewDevices(filepath.Dir(mem))
+	if _, err := os.Lstat(d.Path("/")); err == nil {
+		b.subsystems = append(b.subsystems, d)
+		b.dirs[cgroup1.Devices] = d.Path("/")
+	}
 }
 
 // hierarchy hands containerd/cgroups the subsystems found at start-up so

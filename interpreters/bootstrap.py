@@ -270,9 +270,11 @@ class _Z:
     pidns = -1   # the zygote's own pid namespace
 
 
-def _zfail(status_fd, what):
+def _zfail(status_fd, what, err=None):
+    # err: an OSError's errno; otherwise the last libc call's.
     try:
-        err = _Z.libc and __import__("ctypes").get_errno()
+        if err is None:
+            err = _Z.libc and __import__("ctypes").get_errno()
         os.write(status_fd, ("setup %s errno %s\n" % (what, err)).encode())
     except Exception:
         pass
@@ -292,6 +294,9 @@ def _zproc(status_fd):
             _Z.libc.mount(b"tmpfs", b, b"tmpfs", _MS_RDONLY, b"size=0")
         elif os.path.exists(p):
             _Z.libc.mount(b"/dev/null", b, None, _MS_BIND, None)
+
+
+def _zproc_ro():
     for p in _PROC_RO:
         b = p.encode()
         if _Z.libc.mount(b, b, None, _MS_BIND | _MS_REC, None) == 0:
@@ -366,17 +371,29 @@ def _zrun(req, fds, sync):
     if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
         _zfail(status, "unshare user")
     os.write(ready_w, b"u")
-    os.close(ready_w)
     if os.read(mapped_r, 1) != b"m":
-        _zfail(status, "map ids")
-    os.close(mapped_r)
+        _zfail(status, "map ids", 0)
+    # The zygote's own namespace allows each budget times its runs: these are
+    # what keeps one run from taking its siblings' share. Fail closed.
     for name, value in _RUN_SYSCTLS:
         try:
             fd = os.open("/proc/sys/user/" + name, os.O_WRONLY)
+        except FileNotFoundError:
+            continue  # a kernel without that counter (fanotify)
+        except OSError as e:
+            _zfail(status, "set user." + name, e.errno)
+        try:
             os.write(fd, value)
+        except OSError as e:
+            _zfail(status, "set user." + name, e.errno)
+        finally:
             os.close(fd)
-        except OSError:
-            pass
+    # A makes /proc/sys read-only once they are set.
+    os.write(ready_w, b"s")
+    os.close(ready_w)
+    if os.read(mapped_r, 1) != b"g":
+        _zfail(status, "read-only /proc/sys", 0)
+    os.close(mapped_r)
     # A new user namespace starts with a full bounding set: empty it.
     for cap in range(64):
         if libc.prctl(24, cap, 0, 0, 0) != 0:  # PR_CAPBSET_DROP until EINVAL
@@ -457,8 +474,8 @@ def _zchild(req, fds):
     for fd in fds[6:6 + ncg]:
         try:
             os.write(fd, b"0")
-        except OSError:
-            _zfail(status, "join cgroup")
+        except OSError as e:
+            _zfail(status, "join cgroup", e.errno)
         os.close(fd)
     libc = _Z.libc
     if libc.unshare(_CLONE_FLAGS) != 0:
@@ -496,9 +513,31 @@ def _zchild(req, fds):
             os.write(mapped_w, b"m")
         except OSError as e:
             os.write(status, ("setup map ids: %s\n" % e).encode())
+        else:
+            # C has set its namespace's budgets (/proc/sys/user): now
+            # /proc/sys becomes read-only for the run.
+            if os.read(ready_r, 1) == b"s":
+                _zproc_ro()
+                os.write(mapped_w, b"g")
     os.close(ready_r)
     os.close(mapped_w)
     _zinit(child, status)
+
+
+# The id a zygote's namespace maps onto the server's own uid when a run can
+# join its cgroup (v1) only with the server's uid (jail.CgroupJoinerID).
+_ZJOINER = 65533
+
+
+def _zjoiner():
+    # Kept as the saved uid only: A's cgroup.procs write passes cgroup v1's
+    # check (the opener's uid is the task's uid or saved uid), while the
+    # namespace stays owned, and the zygote charged, as its own host id.
+    # C sets all three uids to its own before any code runs.
+    with open("/proc/self/uid_map") as f:
+        if not any(line.split()[:1] == [str(_ZJOINER)] for line in f):
+            return
+    os.setresuid(0, 0, _ZJOINER)
 
 
 def _zrequest(data):
@@ -549,6 +588,7 @@ def _zygote(ctl, report, bpf):
     _Z.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     for fn in ("setns",):
         getattr(_Z.libc, fn)
+    _zjoiner()
     _prepare()
     import gc
     gc.freeze()  # what the zygote made stays put: fewer copied pages per run

@@ -186,3 +186,41 @@ func nsOwner(pid string) (int, error) {
 	}
 	return int(uid), nil
 }
+
+// TestZygoteRunBudgets: runs forked from one zygote each have their own
+// budgets: one that hoards inotify instances and queued signals leaves a
+// sibling run (same zygote, same time) its own.
+func TestZygoteRunBudgets(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	j := zstart(t, z, hoarder, jail.Limits{Timeout: 60 * time.Second})
+	defer func() {
+		j.Kill()
+		_, _ = j.Wait()
+	}()
+	var counts []string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if out := j.Output().Stdout; strings.HasSuffix(out, "\n") {
+			counts = strings.Fields(out)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(counts) != 2 {
+		t.Fatalf("hoarder printed %q (stderr %q)", j.Output().Stdout, j.Output().Stderr)
+	}
+	fds, _ := strconv.Atoi(counts[0])
+	queued, _ := strconv.Atoi(counts[1])
+	t.Logf("the hoarding run got %d inotify instances and queued %d signals", fds, queued)
+	if fds < 1 || fds > 16 {
+		t.Errorf("inotify instances in one run: %d, want 1..16", fds)
+	}
+	if queued < 1 || queued > 1024 {
+		t.Errorf("queued signals in one run: %d, want 1..1024", queued)
+	}
+	res := zrun(t, z, probe, jail.Limits{})
+	if string(res.Stdout) != "inotify ok\nsigqueue ok\n" {
+		t.Errorf("sibling run while one hoards: %q %q", res.Stdout, res.Stderr)
+	}
+}

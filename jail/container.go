@@ -192,5 +192,15 @@ func (m *Manager) zygoteConfig(spec *Spec, slot *idSlot, cgroupPath, workDir str
 	cfg.Seccomp = m.zseccomp
 	// Each run makes one user namespace (its code's); nothing else does.
 	cfg.Sysctl["user.max_user_namespaces"] = strconv.Itoa(m.cfg.ZygoteRuns)
+	// The kernel counts a run's inotify use in every namespace above it:
+	// the zygote's allows each run its budget (set by the run in its own
+	// namespace), so that runs do not share one.
+	for _, k := range []string{"user.max_inotify_instances", "user.max_inotify_watches"} {
+		n, err := strconv.Atoi(cfg.Sysctl[k])
+		if err != nil {
+			return nil, fmt.Errorf("sysctl %s: %w", k, err)
+		}
+		cfg.Sysctl[k] = strconv.Itoa(n * max(m.cfg.ZygoteRuns, 1))
+	}
 	return cfg, nil
 }

@@ -34,6 +34,13 @@ type Description struct {
 	SocketFamilies []string
 	// Inotify: seccomp lets jails use inotify (Config.AllowInotify).
 	Inotify bool
+	// ZygoteIDs is how many ids each zygote slot takes, from the top of the
+	// range down: its root (the namespace's owner), then one per
+	// concurrent run (the code's host uid).
+	ZygoteIDs int
+	// ZygoteCgroupJoiner: zygotes keep the server's uid as their saved uid
+	// (Config.ZygoteCgroupJoiner).
+	ZygoteCgroupJoiner bool
 }
 
 // NamedLimit is one rlimit.
@@ -68,6 +75,7 @@ func (m *Manager) Describe(rootless bool, disk int64) Description {
 		Sysctls:    perJailSysctls(), SupplementaryGroups: []int{},
 		SocketFamilies: []string{"AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK (NETLINK_ROUTE only)"},
 		Inotify:        m.cfg.AllowInotify,
+		ZygoteIDs:      m.cfg.zygoteIDs(), ZygoteCgroupJoiner: m.cfg.ZygoteCgroupJoiner,
 	}
 	for _, r := range jailRlimits(Limits{DiskBytes: disk}.withDefaults()) {
 		d.Rlimits = append(d.Rlimits, NamedLimit{Name: rlimitName(r.Type), Value: r.Hard})

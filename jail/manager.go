@@ -43,11 +43,13 @@ type Config struct {
 	// Files are read-only files placed in every jail (path -> content),
 	// such as the interpreter bootstrap.
 	Files map[string][]byte
-	// ZygoteRootIsServer maps a zygote's root (which runs no user code) to
-	// the server's own id. A rootless server on cgroup v1 needs it: v1 lets
-	// a task join a group through a cgroup.procs opened by the server only
-	// when the task has the server's uid.
-	ZygoteRootIsServer bool
+	// ZygoteCgroupJoiner maps CgroupJoinerID of each zygote's namespace
+	// onto the server's own uid, and the zygote keeps it as its saved uid.
+	// A rootless server on cgroup v1 needs it: v1 lets a task join a group
+	// through a cgroup.procs opened by the server only when the task's uid
+	// or saved uid is the server's. The namespace stays owned (and its
+	// budgets charged) by the zygote's own unprivileged id; runs drop it.
+	ZygoteCgroupJoiner bool
 	// AllowInotify lets jails use inotify (refused by default: on the
 	// shared read-only mounts one jail could watch another's file opens).
 	AllowInotify bool
@@ -120,6 +122,9 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	}
 	if cfg.ZygoteRuns <= 0 {
 		cfg.ZygoteRuns = 64
+	}
+	if cfg.SandboxUID+cfg.ZygoteRuns > CgroupJoinerID {
+		return nil, fmt.Errorf("sandbox uid %d and %d runs per zygote reach id %d, which zygotes keep", cfg.SandboxUID, cfg.ZygoteRuns, CgroupJoinerID)
 	}
 	if cfg.StartThreads <= 0 {
 		cfg.StartThreads = 8

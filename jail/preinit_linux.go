@@ -6,6 +6,7 @@ package jail
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -100,12 +101,27 @@ __attribute__((constructor)) static void pyexec_preinit(int argc, char **argv, c
 		unsetenv("_PYEXEC_AWAIT_IDMAP");
 		pyexec_wait_for_maps();
 		close(3);
+		// The kernel clears the parent-death signal when the exec below
+		// gives this process capabilities: the image it starts sets it
+		// again and checks that its parent (the process the user started,
+		// which runs newuidmap) is still this one.
+		char ppid[16];
+		snprintf(ppid, sizeof ppid, "%d", (int)getppid());
+		setenv("_PYEXEC_ROOTLESS_PPID", ppid, 1);
 		// This process was executed before its uid was mapped, so it has
 		// no capabilities; executed again as the namespace's root, it has
 		// all of them (in its namespace only).
 		extern char **environ;
 		execve("/proc/self/exe", argv, environ);
 		_exit(123);
+	}
+	const char *ppid = getenv("_PYEXEC_ROOTLESS_PPID");
+	if (ppid != NULL) {
+		pid_t want = (pid_t)atoi(ppid);
+		unsetenv("_PYEXEC_ROOTLESS_PPID");
+		prctl(PR_SET_NAME, "pyexecd", 0, 0, 0);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != want)
+			_exit(124);
 	}
 }
 */

@@ -162,7 +162,7 @@ type Overlay struct {
 // left alone.
 func PrepareRootlessMounts(overlays []Overlay) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
-		return fmt.Errorf("rootless: make mounts private: %w", err)
+		return fmt.Errorf("make mounts private: %w", err)
 	}
 	covered := map[string]bool{} // tmpfs mounted on these
 	for _, o := range overlays {
@@ -172,37 +172,57 @@ func PrepareRootlessMounts(overlays []Overlay) error {
 		if unix.Access(filepath.Join(o.Prefix, "bin"), unix.X_OK) == nil {
 			continue
 		}
-		top := unreachableAncestor(o.Prefix)
-		if top == "" {
-			continue
-		}
-		if !covered[top] {
+		// A tmpfs mounted for an earlier overlay (pyenv's versions share
+		// /root) already hides the host's directory: the prefix is made
+		// in it, not covered again.
+		if coveredAncestor(covered, o.Prefix) == "" {
+			top := unreachableAncestor(o.Prefix)
+			if top == "" {
+				continue
+			}
 			if err := unix.Mount("tmpfs", top, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755,size=1m"); err != nil {
-				return fmt.Errorf("rootless: cover %s: %w", top, err)
+				return fmt.Errorf("cover %s: %w", top, err)
 			}
 			covered[top] = true
 		}
 		if err := os.MkdirAll(o.Prefix, 0o755); err != nil {
-			return fmt.Errorf("rootless: mountpoint %s: %w", o.Prefix, err)
+			return fmt.Errorf("mountpoint %s: %w", o.Prefix, err)
 		}
 		if err := unix.Mount(o.Source, o.Prefix, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("rootless: bind %s at %s: %w", o.Source, o.Prefix, err)
+			return fmt.Errorf("bind %s at %s: %w", o.Source, o.Prefix, err)
 		}
 		if err := unix.Mount("", o.Prefix, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, ""); err != nil {
-			return fmt.Errorf("rootless: make %s read-only: %w", o.Prefix, err)
+			return fmt.Errorf("make %s read-only: %w", o.Prefix, err)
 		}
 	}
 	return nil
 }
 
+// coveredAncestor returns the directory of covered that is p or one of
+// its ancestors, or "".
+func coveredAncestor(covered map[string]bool, p string) string {
+	for d := filepath.Clean(p); ; d = filepath.Dir(d) {
+		if covered[d] {
+			return d
+		}
+		if d == "/" {
+			return ""
+		}
+	}
+}
+
 // unreachableAncestor returns the first directory on the way to p that
-// this process cannot search, or "" when every one can be.
+// this process cannot search, or "" when every one can be (or when a
+// directory on the way does not exist: there is nothing to hide then).
 func unreachableAncestor(p string) string {
 	dir := "/"
 	for _, part := range splitPath(p) {
 		next := filepath.Join(dir, part)
-		if unix.Access(next, unix.X_OK) != nil {
-			return next
+		if err := unix.Access(next, unix.X_OK); err != nil {
+			if errors.Is(err, unix.EACCES) {
+				return next
+			}
+			return ""
 		}
 		dir = next
 	}

@@ -26,9 +26,10 @@ import (
 // distinct host uids.
 type idSlot struct {
 	n         int
-	rootID    int // host uid and gid of the jail's root (and the namespace's owner)
-	sandboxID int // host uid and gid of the jail's sandbox user (the first one)
-	runs      int // sandbox ids mapped: 1, or a zygote's concurrent runs
+	rootID    int  // host uid and gid of the jail's root (and the namespace's owner)
+	sandboxID int  // host uid and gid of the jail's sandbox user (the first one)
+	runs      int  // sandbox ids mapped: 1, or a zygote's concurrent runs
+	joiner    bool // CgroupJoinerID is mapped onto the server's uid
 	nsPath    string
 	holder    *os.Process
 	ctlMu     sync.Mutex
@@ -215,6 +216,11 @@ func (m *Manager) newSlot(n int) (*idSlot, error) {
 	return m.startHolder(sl)
 }
 
+// CgroupJoinerID is the id of a zygote's namespace that
+// Config.ZygoteCgroupJoiner maps onto the server's uid (the bootstrap's
+// _ZJOINER): above every sandbox id.
+const CgroupJoinerID = 65533
+
 // zygoteIDs is how many ids a zygote slot takes: its root and one per run.
 func (c Config) zygoteIDs() int { return 1 + c.ZygoteRuns }
 
@@ -225,10 +231,8 @@ func (c Config) zygoteIDs() int { return 1 + c.ZygoteRuns }
 func (m *Manager) newZygoteSlot(n int) (*idSlot, error) {
 	w := m.cfg.zygoteIDs()
 	root := m.cfg.HostIDBase + m.cfg.HostIDCount - (n+1)*w
-	sl := &idSlot{n: n, rootID: root, sandboxID: root + 1, runs: m.cfg.ZygoteRuns, dead: make(chan struct{})}
-	if m.cfg.ZygoteRootIsServer {
-		sl.rootID = os.Geteuid()
-	}
+	sl := &idSlot{n: n, rootID: root, sandboxID: root + 1, runs: m.cfg.ZygoteRuns, dead: make(chan struct{}),
+		joiner: m.cfg.ZygoteCgroupJoiner}
 	return m.startHolder(sl)
 }
 
@@ -291,6 +295,9 @@ func (m *Manager) startHolder(sl *idSlot) (*idSlot, error) {
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
 	maps := fmt.Sprintf("0 %d 1\n%d %d %d\n", sl.rootID, m.cfg.SandboxUID, sl.sandboxID, sl.runs)
+	if sl.joiner {
+		maps += fmt.Sprintf("%d %d 1\n", CgroupJoinerID, os.Geteuid())
+	}
 	for _, f := range []string{"uid_map", "gid_map"} {
 		if err := os.WriteFile("/proc/"+pid+"/"+f, []byte(maps), 0); err != nil {
 			return fail(fmt.Errorf("write holder %s: %w", f, err))

@@ -16,7 +16,11 @@ func enforcement(d jail.Description, cg *cgroup.Manager, limitsOff []string) api
 	ctl := cg.Controllers()
 	first := hostIDOf(d.IDBase)
 	mode := "root"
-	owner := fmt.Sprintf("host uid %d+2n for jail slot n (an unprivileged id of the range), never root", first)
+	top := hostIDOf(d.IDBase+d.IDCount-1) + 1 // just past the range
+	owner := fmt.Sprintf("host uid %d+2n for jail slot n and %d-%d*(k+1) for zygote k (unprivileged ids of the range), never root", first, top, d.ZygoteIDs)
+	if d.ZygoteCgroupJoiner {
+		owner += fmt.Sprintf("; zygotes keep the service user (uid %d) as saved uid only, to join their runs to cgroup v1 groups; runs drop it", hostIDOf(0))
+	}
 	if d.Rootless {
 		mode = "rootless"
 		owner += fmt.Sprintf("; every slot is nested in the user namespace of host uid %d, the service user", hostIDOf(0))
@@ -29,7 +33,7 @@ func enforcement(d jail.Description, cg *cgroup.Manager, limitsOff []string) api
 		Mode: mode,
 		IDs: &api.IDMap{
 			FirstHostID: first, Count: d.IDCount, IDsPerJail: 2, SandboxUID: d.SandboxUID,
-			CodeHostUIDs:   fmt.Sprintf("%d+2n+1 for jail slot n: concurrent jails never share one", first),
+			CodeHostUIDs:   fmt.Sprintf("%d+2n+1 for jail slot n, and zygote k's root+1+r for its concurrent run r: concurrent jails never share one", first),
 			NamespaceOwner: owner,
 		},
 		Cgroup:               &api.CgroupInfo{Version: cg.Mode().String(), Parent: cg.Parent(), Delegated: d.Rootless},

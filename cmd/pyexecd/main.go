@@ -147,7 +147,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		AllowInotify: cfg.Jail.AllowInotify,
 		// Rootless on v1, a run's pid 1 joins its cgroup only with the
 		// server's uid (see jail.Config).
-		ZygoteRootIsServer: w.rootless && cg.Mode() != cgroup.ModeUnified,
+		ZygoteCgroupJoiner: w.rootless && cg.Mode() != cgroup.ModeUnified,
 		Logger:             log,
 	}, cg)
 	if err != nil {
