@@ -93,6 +93,15 @@ clean:
 bench: build
 	CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -run '^$$' -bench 'Jail|BarePython' -benchtime 100x ./jail/
 	$(GO) run ./test/bench -bin bin/pyexecd
+	@$(BENCH_ROOTLESS)
+
+# Root vs rootless, trivial /eval back to back with zygotes, a pool and cold
+# (test/rootless_budget_test.go's TestRootlessLatency: a throw-away user set
+# up by `pyexecd setup`). Needs root; skipped otherwise.
+BENCH_ROOTLESS = if [ "$$(id -u)" != 0 ]; then echo "bench: root vs rootless skipped: needs root"; exit 0; fi; \
+	PYEXEC_BIN=$(CURDIR)/bin/pyexecd PYEXEC_CLI_BIN=$(CURDIR)/bin/pyexec PYEXEC_E2E_LATENCY_RUNS=200 \
+		CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -count=1 -timeout 20m -run '^TestRootlessLatency$$' -v ./test/ | \
+		sed -n '/trivial \/eval back to back/,/^--- /p'
 
 bench-quick: build
 	$(GO) run ./test/bench -bin bin/pyexecd -quick
