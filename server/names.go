@@ -14,9 +14,13 @@ import (
 // counting the terminating NUL) for a whole path or symlink target, and
 // NAME_MAX for one component. A longer name could not be created in the
 // jail.
+//
+// maxPathDepth bounds how many components a path has: placing a file
+// costs work per directory above it, and no project needs more.
 const (
 	maxPathBytes = 4095
 	maxNameBytes = 255
+	maxPathDepth = 64
 )
 
 // Why cleanName refuses a path. The texts follow "the path".
@@ -24,13 +28,15 @@ var (
 	errBadPath     = errors.New(`must be relative, without ".."`)
 	errPathTooLong = fmt.Errorf("is longer than %d bytes", maxPathBytes)
 	errNameTooLong = fmt.Errorf("has a component longer than %d bytes", maxNameBytes)
+	errPathTooDeep = fmt.Errorf("is more than %d directories deep", maxPathDepth)
 )
 
 // cleanName checks a client-supplied slash-separated path and returns its
 // clean form. It refuses empty and absolute paths, ".." components, NUL
 // bytes, names that clean to the root itself (errBadPath), clean paths
 // longer than maxPathBytes (errPathTooLong) and components longer than
-// maxNameBytes (errNameTooLong).
+// maxNameBytes (errNameTooLong), and paths of more than maxPathDepth
+// components (errPathTooDeep).
 func cleanName(name string) (string, error) {
 	if name == "" || strings.HasPrefix(name, "/") || strings.ContainsRune(name, 0) {
 		return "", errBadPath
@@ -52,6 +58,8 @@ func cleanName(name string) (string, error) {
 		return "", errPathTooLong
 	case long:
 		return "", errNameTooLong
+	case strings.Count(c, "/") >= maxPathDepth:
+		return "", errPathTooDeep
 	}
 	return c, nil
 }

@@ -228,17 +228,26 @@ func TestParseArchiveLimits(t *testing.T) {
 		}
 	})
 	t.Run("deep paths", func(t *testing.T) {
-		// Each entry implies ~2000 directories: 20 of them are over the cap.
+		// Each entry implies 60 directories: 200 of them are over the cap.
 		var entries []tarEntry
-		for i := range 20 {
+		for i := range 200 {
 			entries = append(entries, tarEntry{name: fmt.Sprintf("d%d/", i), typ: tar.TypeDir},
-				tarEntry{name: fmt.Sprintf("d%d/%sf", i, strings.Repeat("a/", 2040))})
+				tarEntry{name: fmt.Sprintf("d%d/%sf", i, strings.Repeat("a/", 60))})
 		}
 		archive := gzipped(t, makeTar(t, entries...))
 		_, err := parseArchive(bytes.NewReader(archive), archiveLimits{maxBytes: 100 << 20, maxEntries: 10000})
 		var re *requestError
 		if !errors.As(err, &re) || re.Status != http.StatusBadRequest || !strings.Contains(re.Msg, "more than 10000 entries") {
 			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("too deep", func(t *testing.T) {
+		// The hostile test's path: 2000 directories in one 4 KB entry.
+		archive := makeTar(t, tarEntry{name: strings.Repeat("a/", 2000) + "f"})
+		_, err := parseArchive(bytes.NewReader(archive), archiveLimits{maxBytes: 1 << 20, maxEntries: 100})
+		var re *requestError
+		if !errors.As(err, &re) || re.Status != http.StatusBadRequest || !strings.Contains(re.Msg, "more than 64 directories deep") {
+			t.Errorf("err = %v, want 400 naming the depth limit", err)
 		}
 	})
 	t.Run("names count toward the size limit", func(t *testing.T) {
@@ -302,7 +311,8 @@ func TestParseArchiveLimits(t *testing.T) {
 }
 
 func TestCleanName(t *testing.T) {
-	long := strings.Repeat("a/", 2047) + "b" // 4095 bytes
+	long := strings.Repeat("x", 254) + "/" + strings.Repeat(strings.Repeat("a", 60)+"/", 62) + strings.Repeat("b", 58) // 4095 bytes, 64 deep
+	deepest := strings.Repeat("a/", maxPathDepth-1) + "b"
 	tests := []struct {
 		in, want string
 		err      error
@@ -320,6 +330,9 @@ func TestCleanName(t *testing.T) {
 		{long, long, nil},
 		{"./" + long + "/", long, nil},
 		{long + "c", "", errPathTooLong},
+		{deepest, deepest, nil},
+		{"a/" + deepest, "", errPathTooDeep},
+		{strings.Repeat("a/", 2047) + "b", "", errPathTooDeep},
 		{strings.Repeat("x", 255), strings.Repeat("x", 255), nil},
 		{"d/" + strings.Repeat("x", 256) + "/f", "", errNameTooLong},
 		{strings.Repeat("a/", 1<<18) + "f", "", errPathTooLong},
