@@ -330,6 +330,9 @@ func Undelegate(d Delegation) error {
 			}
 			continue
 		}
+		// The leaf a server moved itself into (v2) goes with the parent
+		// once it is empty; one still in use keeps both (holds says so).
+		_ = os.Remove(filepath.Join(dd.Dir, ServerLeaf))
 		held, err := holds(dd.Dir)
 		switch {
 		case err != nil:

@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup2"
@@ -20,10 +22,21 @@ type v2 struct {
 	have   Controllers
 }
 
+// ServerLeaf is the group below a v2 parent that holds the processes found
+// in the parent itself (a rootless server started in its delegated group,
+// and the process that started it): v2 lets a group that enables
+// controllers for its children hold no processes of its own. It is never
+// swept or counted as a jail's.
+const ServerLeaf = "pyexecd"
+
 func newV2(parent string) (*v2, error) {
-	p, err := cgroup2.NewManager(v2Mount, parent, &cgroup2.Resources{})
-	if err != nil {
+	dir := filepath.Join(v2Mount, parent)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create parent group: %w", err)
+	}
+	p, err := cgroup2.Load(parent, cgroup2.WithMountpoint(v2Mount))
+	if err != nil {
+		return nil, fmt.Errorf("load parent group: %w", err)
 	}
 	avail, err := p.RootControllers()
 	if err != nil {
@@ -35,10 +48,21 @@ func newV2(parent string) (*v2, error) {
 			want = append(want, c)
 		}
 	}
-	// ToggleControllers enables them in every ancestor of the parent but
-	// not in the parent itself, where the jails' groups need them.
-	if err := p.ToggleControllers(want, cgroup2.Enable); err != nil {
-		return nil, fmt.Errorf("enable controllers %s: %w", strings.Join(want, ","), err)
+	// The parent's own cgroup.controllers lists what its ancestors already
+	// enable for it (root did, for a delegated parent: a rootless server
+	// cannot write the ancestors'). Otherwise ToggleControllers enables
+	// them in every ancestor, not in the parent itself.
+	have, err := readWords(filepath.Join(dir, "cgroup.controllers"))
+	if err != nil {
+		return nil, fmt.Errorf("read parent controllers: %w", err)
+	}
+	if !containsAll(have, want) {
+		if err := p.ToggleControllers(want, cgroup2.Enable); err != nil {
+			return nil, fmt.Errorf("enable controllers %s: %w", strings.Join(want, ","), err)
+		}
+	}
+	if err := moveToLeaf(dir); err != nil {
+		return nil, err
 	}
 	own := filepath.Join(v2Mount, parent, "cgroup.subtree_control")
 	if err := os.WriteFile(own, []byte("+"+strings.Join(want, " +")), 0); err != nil {
@@ -86,9 +110,47 @@ func (b *v2) resources(l Limits, update bool) *cgroup2.Resources {
 	return r
 }
 
+// moveToLeaf moves the processes of group dir (the server's own, when it
+// was started in it) to its ServerLeaf.
+func moveToLeaf(dir string) error {
+	pids, err := readPids(filepath.Join(dir, "cgroup.procs"))
+	if err != nil || len(pids) == 0 {
+		return err
+	}
+	leaf := filepath.Join(dir, ServerLeaf)
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create the server's leaf group: %w", err)
+	}
+	for _, pid := range pids {
+		err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+		if err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("move process %d of the parent group to its leaf %s: %w", pid, ServerLeaf, err)
+		}
+	}
+	return nil
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// create makes the group and writes its limits. The parent enables the
+// controllers for it (newV2), so no ancestor is written again.
 func (b *v2) create(name string, l Limits) error {
-	_, err := cgroup2.NewManager(v2Mount, b.path(name), b.resources(l, false))
-	return err
+	dir := filepath.Join(v2Mount, b.parent, name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	m, err := cgroup2.Load(b.path(name), cgroup2.WithMountpoint(v2Mount))
+	if err != nil {
+		return err
+	}
+	return m.Update(b.resources(l, false))
 }
 
 func (b *v2) update(name string, l Limits) error {
@@ -144,5 +206,6 @@ func (b *v2) remove(name string) error {
 func (b *v2) parentDirs() []string { return []string{filepath.Join(v2Mount, b.parent)} }
 
 func (b *v2) list() ([]string, error) {
-	return subdirs(filepath.Join(v2Mount, b.parent))
+	names, err := subdirs(filepath.Join(v2Mount, b.parent))
+	return slices.DeleteFunc(names, func(n string) bool { return n == ServerLeaf }), err
 }

@@ -53,11 +53,17 @@ func ZygoteTraces(stateDir, cgroupParent string) []string {
 	return out
 }
 
+// serverLeaf is cgroup.ServerLeaf (cgroup's tests import this package).
+const serverLeaf = "pyexecd"
+
 func allTraces(stateDir, cgroupParent string) []string {
 	var out []string
 	v1, _ := filepath.Glob("/sys/fs/cgroup/*/" + cgroupParent + "/*")
 	v2, _ := filepath.Glob("/sys/fs/cgroup/" + cgroupParent + "/*")
 	for _, d := range append(v1, v2...) {
+		if filepath.Base(d) == serverLeaf {
+			continue // the server's own processes (v2), not a jail's
+		}
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			out = append(out, "cgroup "+d)
 		}

@@ -26,17 +26,15 @@
 #            allocation, a timeout that keeps its output, nothing left
 #            after the stop (per-jail cgroups, state dirs, jail processes)
 #
-# Passes: "root" (the default) runs the steps as root. A pass is a
-# function pass_NAME below that prepares the guest and calls run_steps
-# with a prefix command for the test binaries; a rootless pass adds
-# pass_rootless (create the user, `pyexecd setup --user`, then
-# run_steps rootless runuser -u USER --) and is named on the command line
-# or in V2CI_PASSES.
+# Passes: "root" runs the steps as root; "rootless" runs the rootless e2e
+# suite (a server started as a throw-away user set up by `pyexecd setup`).
+# A pass is a function pass_NAME below, named on the command line or in
+# V2CI_PASSES (default: both).
 #
 # Settings (environment):
 #   PYEXEC_BIN, PYEXEC_CLI_BIN  the binaries under test
 #                        (default: bin/pyexecd and bin/pyexec of the repo)
-#   V2CI_PASSES=root     the passes when none are named
+#   V2CI_PASSES="root rootless"  the passes when none are named
 #   V2CI_STEPS="cgroup jail e2e"  the steps of each pass
 #   V2CI_RUN=            a -test.run pattern for the cgroup and jail steps
 #   V2CI_TIMEOUT=2400    seconds for the whole guest run (V2VM_TIMEOUT)
@@ -119,6 +117,19 @@ pass_root() {
 	run_steps root
 }
 
+# pass_rootless: the rootless e2e suite (test/rootless*_test.go), run as
+# root: each test makes a throw-away user, `pyexecd setup --user` delegates
+# it a cgroup2 group and makes the interpreters readable, and the server
+# runs as that user (limits, OOM, fork bomb, timeout, 200 mixed runs,
+# SIGKILL of the server and of its launcher, per-user budgets),
+# then --undo. The tests check their own leftovers; the pass checks the
+# jail ranges too.
+pass_rootless() {
+	step rootless/e2e "$REPO/test" "$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
+		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets)$'
+	leftovers rootless/leftovers
+}
+
 guest() {
 	exec 2>&1 # one channel: the markers stay in order with the tests' output
 	[ -f /sys/fs/cgroup/cgroup.controllers ] || { say "not a cgroup v2 guest"; exit 2; }
@@ -147,7 +158,7 @@ fi
 # ----------------------------------------------------------------- host --
 
 [ "$(id -u)" = 0 ] || { say "needs root (qemu's 9p export of /, jails in the guest)"; exit 2; }
-[ $# -gt 0 ] || set -- ${V2CI_PASSES:-root}
+[ $# -gt 0 ] || set -- ${V2CI_PASSES:-root rootless}
 export PYEXEC_BIN=${PYEXEC_BIN:-$REPO/bin/pyexecd} PYEXEC_CLI_BIN=${PYEXEC_CLI_BIN:-$REPO/bin/pyexec}
 for b in "$PYEXEC_BIN" "$PYEXEC_CLI_BIN"; do
 	[ -x "$b" ] || { say "$b missing: build it first (make bin/pyexecd bin/pyexec)"; exit 2; }
