@@ -265,6 +265,8 @@ type JailConfig struct {
 	AllowInotify bool `mapstructure:"allow_inotify"`
 	// SandboxUID is the uid/gid (inside the jail) the user's code runs as.
 	SandboxUID int `mapstructure:"sandbox_uid"`
+	// Network is how runs with network reach the outside.
+	Network NetworkConfig `mapstructure:"network"`
 }
 
 // ZygoteConfig is the forking templates: one zygote per interpreter, each
@@ -410,6 +412,7 @@ func Defaults() Config {
 			HostIDCount:  0,
 			SandboxUID:   1000,
 			SetupDir:     "/var/lib/pyexec",
+			Network:      defaultNetwork(),
 		},
 		Zygote: ZygoteConfig{
 			Enabled: true,

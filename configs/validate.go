@@ -168,6 +168,7 @@ func (j JailConfig) validate(p *problems) {
 	if j.SandboxUID < 1 || j.SandboxUID >= j.HostIDCount {
 		p.add("jail.sandbox_uid", "must be in 1..%d (below jail.host_id_count), got %d", j.HostIDCount-1, j.SandboxUID)
 	}
+	j.Network.validate(p)
 }
 
 func (z ZygoteConfig) validate(p *problems) {

@@ -81,12 +81,20 @@ func (m *Manager) containerConfig(spec *Spec, slot *idSlot, cgroupPath, workDir 
 		{Type: configs.NEWUSER, Path: slot.nsPath}, {Type: configs.NEWNS}, {Type: configs.NEWPID},
 		{Type: configs.NEWIPC}, {Type: configs.NEWUTS}, {Type: configs.NEWCGROUP},
 	}
+	// A network namespace of its own, loopback only; with Spec.Network the
+	// NAT helper adds its tap before the code starts (attachNet).
 	var networks []*configs.Network
-	if !spec.Network {
+	if !spec.HostNetwork {
 		ns = append(ns, configs.Namespace{Type: configs.NEWNET})
 		networks = []*configs.Network{{Type: "loopback", Address: "127.0.0.1/8", Gateway: "localhost"}}
 	}
 	ids := slot.idMaps(m.cfg.SandboxUID)
+	sysctls := perJailSysctls()
+	if spec.Network {
+		// The NAT helper's tap gets no IPv6 (the helper runs IPv4 only):
+		// no link-local address, no route.
+		sysctls["net.ipv6.conf.default.disable_ipv6"] = "1"
+	}
 	oomScore := 1000 // under host memory pressure, jails go first
 	return &configs.Config{
 		Rootfs:          m.rootfs,
@@ -112,7 +120,7 @@ func (m *Manager) containerConfig(spec *Spec, slot *idSlot, cgroupPath, workDir 
 		},
 		// The slot namespace's own budgets (per user in it); what its owner
 		// is charged on the host stays below the host's per-user defaults.
-		Sysctl: perJailSysctls(),
+		Sysctl: sysctls,
 
 		MaskPaths: []string{
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,10 @@ func TestNoLeftovers(t *testing.T) {
 		{"oom", "x = bytearray(200 << 20)", func(s *jail.Spec) { s.Limits.MemoryBytes = 32 << 20 }, 0},
 		{"kill", "import time\ntime.sleep(100)", nil, 200 * time.Millisecond},
 		{"fork", "import os, time\nfor _ in range(10):\n    os.fork() or time.sleep(100)\n", func(s *jail.Spec) { s.Limits.Pids = 16; s.Limits.Timeout = time.Second }, 0},
+		// A NAT helper (a process of the jail's ids) each, ended every way.
+		{"network", "print('net')", func(s *jail.Spec) { s.Network = true }, 0},
+		{"network_timeout", "import time\ntime.sleep(100)", func(s *jail.Spec) { s.Network = true; s.Limits.Timeout = 300 * time.Millisecond }, 0},
+		{"network_kill", "import time\ntime.sleep(100)", func(s *jail.Spec) { s.Network = true }, 200 * time.Millisecond},
 	}
 	const runs = 200
 	var wg sync.WaitGroup
@@ -102,7 +107,7 @@ func TestNoLeftovers(t *testing.T) {
 			switch {
 			case err != nil:
 				errs <- fmt.Errorf("%s: %w", k.name, err)
-			case k.name == "oom" && !res.OOMKilled, k.name == "timeout" && !res.TimedOut, k.name == "kill" && !res.Killed:
+			case k.name == "oom" && !res.OOMKilled, strings.HasSuffix(k.name, "timeout") && !res.TimedOut, strings.HasSuffix(k.name, "kill") && !res.Killed:
 				errs <- fmt.Errorf("%s: verdict %+v", k.name, res)
 			}
 		}()
@@ -164,6 +169,8 @@ func crashChild() {
 			Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte("import subprocess, time\nsubprocess.Popen(['/bin/sleep', '1000'])\nprint('up', flush=True)\ntime.sleep(1000)")}},
 			Limits: jail.Limits{Timeout: time.Hour},
 			Report: true,
+			// One with a NAT helper: it must die with the server too.
+			Network: i == 2,
 		})
 		if err != nil {
 			fail(err)
@@ -203,6 +210,8 @@ func TestSweepAfterCrash(t *testing.T) {
 	}
 	if procs := sandboxProcs(t, crashIDBase); len(procs) < 6 {
 		t.Errorf("before the crash: sandbox processes %v, want >= 6 (3 jails with a child each)", procs)
+	} else if !slices.ContainsFunc(procs, jailtest.IsNATHelper) {
+		t.Errorf("before the crash: no NAT helper among %v (the third jail has network)", procs)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)

@@ -50,6 +50,8 @@ type Config struct {
 	// or saved uid is the server's. The namespace stays owned (and its
 	// budgets charged) by the zygote's own unprivileged id; runs drop it.
 	ZygoteCgroupJoiner bool
+	// Network is how runs with Spec.Network reach the outside.
+	Network NetConfig
 	// AllowInotify lets jails use inotify (refused by default: on the
 	// shared read-only mounts one jail could watch another's file opens).
 	AllowInotify bool
@@ -92,6 +94,10 @@ type Manager struct {
 	zseccomp *configs.Seccomp
 	spawn    chan func()    // served by the start threads
 	cleanups sync.WaitGroup // jails being removed after their Wait
+
+	netHelper string // the NAT helper; "" when netErr says why not
+	netErr    error
+	netDir    string // records of running NAT helpers (for Sweep)
 
 	mu      sync.Mutex
 	running map[string]*Jail
@@ -147,6 +153,13 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 		targets:  map[string]bool{},
 		running:  map[string]*Jail{},
 		spawn:    make(chan func()),
+		netDir:   filepath.Join(cfg.StateDir, "net"),
+	}
+	// No NAT helper: runs with network are refused, the rest run.
+	if m.netHelper, m.netErr = findNetHelper(cfg.Network); m.netErr != nil && !errors.Is(m.netErr, ErrNoNetwork) {
+		return nil, m.netErr
+	} else if m.netErr != nil {
+		log.Warn("runs with network are refused", "reason", m.netErr)
 	}
 	// Zygote slots take the top of the id range, one-id slots the rest.
 	zyg := maxZygotes * cfg.zygoteIDs()
@@ -166,7 +179,7 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	if err := m.lock(); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{m.runDir, m.workDir} {
+	for _, d := range []string{m.runDir, m.workDir, m.netDir} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			m.Close()
 			return nil, fmt.Errorf("make state dir: %w", err)

@@ -91,6 +91,8 @@ func (m *Manager) writeEtc() error {
 		"hosts":         "127.0.0.1\tlocalhost pyexec\n::1\tlocalhost ip6-localhost ip6-loopback\n",
 		"hostname":      "pyexec\n",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",
+		// Runs with network resolve through their NAT (jail/net.go).
+		"resolv.conf": m.resolvConf(),
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(m.rootfs, "etc", name), []byte(content), 0o644); err != nil {
@@ -98,8 +100,8 @@ func (m *Manager) writeEtc() error {
 		}
 	}
 	// Copied from the host: the dynamic linker's cache (multiarch library
-	// paths live there), DNS settings for jails with network, time zone.
-	for _, name := range []string{"ld.so.cache", "resolv.conf", "localtime", "mime.types"} {
+	// paths live there), time zone.
+	for _, name := range []string{"ld.so.cache", "localtime", "mime.types"} {
 		if err := copyEtc(filepath.Join("/etc", name), filepath.Join(m.rootfs, "etc", name)); err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ type Jail struct {
 	status  *os.File         // its pid 1 writes how the code ended
 	group   *cgroup.Group
 	work    string
+	net     *netRun // the NAT helper of a run with network
 	c       *libcontainer.Container
 	proc    *libcontainer.Process
 	started time.Time
@@ -119,6 +120,12 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 	if len(spec.Args) == 0 {
 		return nil, errors.New("jail spec: no command")
 	}
+	if spec.Network && (spec.HostNetwork || zygote != nil) {
+		return nil, errors.New("jail spec: network is for cold jails in their own network namespace")
+	}
+	if spec.Network && m.netErr != nil {
+		return nil, m.netErr
+	}
 	spec.Limits = spec.Limits.withDefaults()
 	t0 := time.Now()
 	j := &Jail{id: newID(), m: m, limits: spec.Limits, stop: make(chan struct{}), stdin: spec.Stdin, warm: warm,
@@ -192,6 +199,13 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 	if err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
 	}
+	// A start that fails from here on kills the init and reaps it (it is
+	// this process's child; Destroy would leave it a zombie).
+	cleanups = append(cleanups, func() error {
+		_ = p.Signal(unix.SIGKILL)
+		_, _ = p.Wait()
+		return nil
+	})
 	// The init waits at its exec fifo: its limits are set before the
 	// command runs.
 	pid, err := p.Pid()
@@ -204,6 +218,14 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 	}
 	if err := slot.setRlimits(pid, rl); err != nil {
 		return nil, fmt.Errorf("jail rlimits: %w", err)
+	}
+	if spec.Network {
+		n, err := m.attachNet(j.id, pid, slot)
+		if err != nil {
+			return nil, err
+		}
+		j.net = n
+		cleanups = append(cleanups, n.close)
 	}
 	if err := c.Exec(); err != nil {
 		return nil, fmt.Errorf("start container: %w", err)
@@ -424,6 +446,11 @@ func (j *Jail) cleanup() error {
 	// namespace ended): its ids may serve the next jail.
 	defer j.slots.release(j.slot)
 	var errs []error
+	if j.net != nil {
+		if err := j.net.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := j.c.Destroy(); err != nil {
 		errs = append(errs, fmt.Errorf("destroy container: %w", err))
 	}

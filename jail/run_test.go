@@ -196,16 +196,18 @@ except OSError as e:
     print("unreachable", type(e).__name__)
 `, port)
 	for _, tt := range []struct {
-		name    string
-		network bool
-		want    string
+		name          string
+		network, host bool
+		want          string
 	}{
-		{"off", false, "unreachable"},
-		{"on", true, "reached pong"},
+		{"off", false, false, "unreachable"},
+		// Its own namespace and NAT: not the host's loopback (net_test.go).
+		{"on", true, false, "unreachable"},
+		{"host", false, true, "reached pong"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			spec := e.python(t, "3.12", code)
-			spec.Network = tt.network
+			spec.Network, spec.HostNetwork = tt.network, tt.host
 			res := run(t, e, spec)
 			if !strings.HasPrefix(string(res.Stdout), tt.want) {
 				t.Fatalf("network %v: stdout %q stderr %q, want %q", tt.network, res.Stdout, res.Stderr, tt.want)

@@ -80,9 +80,17 @@ type Spec struct {
 	Stdin []byte
 	// Limits bound the run.
 	Limits Limits
-	// Network gives the jail the host's network; false (the default) gives
-	// it an empty network namespace with only loopback.
+	// Network gives the jail a network namespace of its own with a
+	// user-mode NAT to the outside (NetConfig: the host, link-local and
+	// private ranges stay unreachable); false (the default), only
+	// loopback. Start fails with ErrNoNetwork when no NAT helper is
+	// available.
 	Network bool
+	// HostNetwork leaves the jail in the host's network namespace. Only for
+	// jails of the server's own choosing whose network the operator
+	// configured (a package install from a configured index, which may be
+	// on the host's loopback); never for a request's code.
+	HostNetwork bool
 	// Report, when true, opens descriptor 3 in the jail as the write end of
 	// a pipe whose content comes back in Result.Report.
 	Report bool

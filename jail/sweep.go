@@ -15,6 +15,11 @@ import (
 // calls it; it must not run while this Manager has jails running.
 func (m *Manager) Sweep() error {
 	var errs []error
+	if n, err := m.sweepNet(); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		m.log.Info("swept leftover NAT helpers", "count", n)
+	}
 	containers, err := os.ReadDir(m.runDir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("read state dir: %w", err)

@@ -11,6 +11,8 @@ import (
 type limitPolicy struct {
 	defaults, max LimitValues
 	allowNetwork  bool
+	// netUnavailable says why runs with network cannot start ("": they can).
+	netUnavailable string
 }
 
 // resolve validates c against the policy's bounds and fills what c leaves
@@ -64,6 +66,9 @@ func (p limitPolicy) resolve(c *api.Config) (Limits, error) {
 	if c.NetworkDisabled != nil && !*c.NetworkDisabled {
 		if !p.allowNetwork {
 			return Limits{}, badRequest("config.network_disabled=false is not allowed: this server runs code without network access; requirements_txt is installed without it")
+		}
+		if p.netUnavailable != "" {
+			return Limits{}, badRequest("config.network_disabled=false cannot be served: network for runs is unavailable on this server (%s); run without network or ask the operator", p.netUnavailable)
 		}
 		network = true
 	}

@@ -113,3 +113,22 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	})
 }
+
+// TestResolveNetworkUnavailable: with network allowed but no NAT helper, a
+// request with network gets a 400 that says what is missing; one without
+// network is unaffected.
+func TestResolveNetworkUnavailable(t *testing.T) {
+	p := testPolicy(t, true)
+	p.netUnavailable = `the NAT helper "pasta" was not found (install Debian's passt package)`
+	_, err := p.resolve(&api.Config{NetworkDisabled: ptrTo(false)})
+	var re *requestError
+	if !errors.As(err, &re) || re.Status != 400 || !strings.Contains(re.Msg, "passt") ||
+		!strings.Contains(re.Msg, "network for runs is unavailable") {
+		t.Fatalf("network on: %v", err)
+	}
+	if l, err := p.resolve(&api.Config{NetworkDisabled: ptrTo(true)}); err != nil || l.Network {
+		t.Fatalf("network off: %+v %v", l, err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -38,6 +38,9 @@ type Options struct {
 	// AllowNetwork lets a request ask for network access with
 	// "network_disabled": false. When false such a request gets a 400.
 	AllowNetwork bool
+	// NetworkUnavailable, when not empty, says why runs with network cannot
+	// start here (no NAT helper): such a request gets a 400 saying so.
+	NetworkUnavailable string
 
 	// MaxConcurrent is the number of jobs running at once. If zero,
 	// runtime.NumCPU() is used.

@@ -60,7 +60,7 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 		runner:  runner,
 		interps: interps,
 		dec: decoder{
-			limits:        limitPolicy{defaults: opts.Defaults, max: opts.Max, allowNetwork: opts.AllowNetwork},
+			limits:        limitPolicy{defaults: opts.Defaults, max: opts.Max, allowNetwork: opts.AllowNetwork, netUnavailable: opts.NetworkUnavailable},
 			interps:       interps,
 			maxCodeBytes:  opts.MaxCodeBytes,
 			archive:       archiveLimits{maxBytes: opts.MaxRequestBytes, maxEntries: opts.MaxArchiveEntries},

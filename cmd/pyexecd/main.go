@@ -145,6 +145,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		AllowInotify: cfg.Jail.AllowInotify,
+		Network:      netConfig(cfg),
 		// Rootless on v1, a run's pid 1 joins its cgroup only with the
 		// server's uid (see jail.Config).
 		ZygoteCgroupJoiner: w.rootless && cg.Mode() != cgroup.ModeUnified,
@@ -214,13 +215,14 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
 		Version:           version,
-		Enforcement:       enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff),
+		Enforcement:       networkHealth(enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff), cfg.Limits.AllowNetwork, jails.NetworkStatus(), netConfig(cfg)),
 		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
 		ZygoteStatus:      zygoteStatus(zygotes),
 		Layers:            layersAPI{layers},
 		Logger:            log,
 
 		MemoryBudgetMB:     cfg.Execution.MemoryBudgetMB,
+		NetworkUnavailable: networkUnavailable(cfg.Limits.AllowNetwork, jails.NetworkStatus()),
 		Tokens:             tokens,
 		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
 		TokenMaxQueued:     cfg.Server.TokenMaxQueued,

@@ -63,7 +63,7 @@ func warmable(spec jail.Spec, poolDisk int64) bool {
 // no network, and no environment variable that only a process's start
 // reads (see warmable). Any disk size will do: each run mounts its own.
 func zygotable(spec jail.Spec) bool {
-	if spec.Network {
+	if spec.Network || spec.HostNetwork {
 		return false
 	}
 	for _, kv := range spec.Env {

@@ -163,7 +163,9 @@ func (c *Cache) installSpec(in interpreters.Interpreter, reqs requirements.List,
 			Timeout:        c.cfg.InstallTimeout,
 			MaxOutputBytes: installOutput,
 		},
-		Network: !offline(c.cfg.Index),
+		// The operator's index, wherever it is (the host's loopback too):
+		// the host's network, as before runs had a NAT of their own.
+		HostNetwork: !offline(c.cfg.Index),
 	}
 }
 

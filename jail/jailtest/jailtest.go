@@ -68,7 +68,7 @@ func allTraces(stateDir, cgroupParent string) []string {
 			out = append(out, "cgroup "+d)
 		}
 	}
-	for _, sub := range []string{"run", "work"} {
+	for _, sub := range []string{"run", "work", "net"} { // net: NAT helpers' records
 		entries, _ := os.ReadDir(filepath.Join(stateDir, sub))
 		for _, e := range entries {
 			out = append(out, "state "+filepath.Join(stateDir, sub, e.Name()))

@@ -1,0 +1,242 @@
+package jail_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/interpreters"
+	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
+)
+
+// NetProbe is Python that tries each target of the JSON list in argv[1]
+// (label, host, port; port 0: resolve host by DNS) and prints one JSON
+// object: label -> "ok <what it got>" or the error's name. With argv[2], it
+// then listens on that TCP port of every address, prints "listening" and
+// sleeps, so that the test can try to reach it.
+const NetProbe = `import json, socket, sys, time
+out = {}
+for label, host, port in json.loads(sys.argv[1]):
+    try:
+        if port == 0:
+            out[label] = "ok " + socket.gethostbyname(host)
+            continue
+        with socket.create_connection((host, port), timeout=3) as s:
+            s.settimeout(3)
+            out[label] = "ok " + s.recv(64).decode()
+    except OSError as e:
+        out[label] = type(e).__name__ + (" errno %s" % e.errno if e.errno else "")
+print(json.dumps(out), flush=True)
+if len(sys.argv) > 2:
+    l = socket.socket()
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind(("0.0.0.0", int(sys.argv[2])))
+    l.listen()
+    print("listening", flush=True)
+    time.sleep(30)
+`
+
+type netTarget struct {
+	label, host string
+	port        int
+	reachable   bool
+}
+
+// netMatrix opens the test's listeners (host loopback, a host address,
+// the outside namespace, a link-local address routed from the host) and
+// its DNS server, and returns the targets a run tries.
+func netMatrix(t *testing.T, o *jailtest.Outside, dnsName string) []netTarget {
+	t.Helper()
+	listen := func(addr netip.Addr, greeting string) int {
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go jailtest.Greet(ln, greeting)
+		return ln.Addr().(*net.TCPAddr).Port
+	}
+	loopPort := listen(netip.MustParseAddr("127.0.0.1"), "host-loopback")
+	hostPort := listen(o.Host, "host-address")
+	outPort := o.Listen(t, netip.AddrPortFrom(o.Addr, 0).String(), "outside").Addr().(*net.TCPAddr).Port
+	llPort := o.Listen(t, netip.AddrPortFrom(o.LinkLocal, 0).String(), "link-local").Addr().(*net.TCPAddr).Port
+	// The host itself reaches the link-local listener: only the run's
+	// routes stop it.
+	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(o.LinkLocal, uint16(llPort)).String(), 3*time.Second)
+	if err != nil {
+		t.Fatalf("the host cannot reach the outside's link-local listener: %v", err)
+	}
+	c.Close()
+	o.ServeDNS(t, dnsName, o.Addr)
+	return []netTarget{
+		{"outside", o.Addr.String(), outPort, true},
+		{"dns", strings.TrimSuffix(dnsName, "."), 0, true},
+		{"host_loopback", "127.0.0.1", loopPort, false},
+		{"host_address", o.Host.String(), hostPort, false},
+		{"link_local", o.LinkLocal.String(), llPort, false},
+		{"metadata", "169.254.169.254", 80, false},
+		{"metadata_v6", "fd00:ec2::254", 80, false},
+		{"link_local_v6", "fe80::1%eth0", 80, false},
+	}
+}
+
+func targetsJSON(ts []netTarget) string {
+	var list [][]any
+	for _, tg := range ts {
+		list = append(list, []any{tg.label, tg.host, tg.port})
+	}
+	b, _ := json.Marshal(list)
+	return string(b)
+}
+
+// checkMatrix compares a probe's output line with the targets.
+func checkMatrix(t *testing.T, line string, ts []netTarget, dnsWant string) {
+	t.Helper()
+	var got map[string]string
+	if err := json.Unmarshal([]byte(line), &got); err != nil {
+		t.Fatalf("probe output %q: %v", line, err)
+	}
+	for _, tg := range ts {
+		r := got[tg.label]
+		ok := strings.HasPrefix(r, "ok ")
+		switch {
+		case tg.reachable && !ok:
+			t.Errorf("%s (%s:%d): want reachable, got %q", tg.label, tg.host, tg.port, r)
+		case !tg.reachable && ok:
+			t.Errorf("%s (%s:%d): want unreachable, got %q", tg.label, tg.host, tg.port, r)
+		case tg.label == "dns" && r != "ok "+dnsWant:
+			t.Errorf("dns: got %q, want ok %s", r, dnsWant)
+		}
+		t.Logf("%-14s %-22s %s", tg.label, fmt.Sprintf("%s:%d", tg.host, tg.port), r)
+	}
+}
+
+// netIDBase is the host id range of the network tests' Managers.
+const netIDBase = 500000
+
+// newNetManager makes a Manager of its own (state dir, cgroup parent, ids)
+// with cfg; t's cleanup stops it and checks that it left nothing: no
+// processes of its ids (NAT helpers run as a slot's root id), no traces.
+func newNetManager(t *testing.T, name string, cfg jail.NetConfig) *jail.Manager {
+	t.Helper()
+	e := testEnv(t)
+	cg, err := cgroup.NewManager(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := "/run/" + name
+	m, err := jail.New(jail.Config{
+		StateDir: state, HostIDBase: netIDBase, Mounts: e.interp.Mounts(),
+		Files:   map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+		Network: cfg,
+	}, cg)
+	if err != nil {
+		_ = cg.RemoveParent()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		m.KillAll()
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+		if procs := sandboxProcs(t, netIDBase); len(procs) > 0 {
+			t.Errorf("processes left: %v", procs)
+		}
+		if left := traces(t, state, name); len(left) > 0 {
+			t.Errorf("left: %v", left)
+		}
+		if err := cg.RemoveParent(); err != nil {
+			t.Error(err)
+		}
+	})
+	return m
+}
+
+// TestNetworkMatrix: a run with network reaches an outside address and
+// the test's DNS server, and not the host's loopback, a host address, a
+// link-local address the host routes, or the metadata address; a listener
+// it opens is not reachable from the host.
+func TestNetworkMatrix(t *testing.T) {
+	o := jailtest.NewOutside(t)
+	m := newNetManager(t, "pyexec-net-test", jail.NetConfig{DNS: []netip.Addr{o.Addr}})
+	e := testEnv(t)
+	const name = "probe.pyexec-test.example."
+	ts := netMatrix(t, o, name)
+	spec := e.python(t, "3.12", NetProbe, targetsJSON(ts), "18777")
+	spec.Network = true
+	spec.Limits.Timeout = 60 * time.Second
+	j, err := m.Start(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Kill()
+	deadline := time.Now().Add(45 * time.Second)
+	for !strings.Contains(j.Output().Stdout, "listening") {
+		if time.Now().After(deadline) {
+			t.Fatalf("probe: %+v", j.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	line, _, _ := strings.Cut(j.Output().Stdout, "\n")
+	checkMatrix(t, line, ts, o.Addr.String())
+	for _, addr := range []string{"127.0.0.1:18777", netip.AddrPortFrom(o.Host, 18777).String()} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			c.Close()
+			t.Errorf("the run's listener is reachable from the host at %s", addr)
+		}
+	}
+	j.Kill()
+	res, err := j.Wait()
+	if err != nil || !res.Killed {
+		t.Fatalf("wait: %+v %v", res, err)
+	}
+}
+
+// TestNetworkAllowCIDR: a range the operator allows is reachable although
+// it is denied by default; the host's own addresses stay unreachable.
+func TestNetworkAllowCIDR(t *testing.T) {
+	o := jailtest.NewOutside(t)
+	m := newNetManager(t, "pyexec-net-test", jail.NetConfig{DNS: []netip.Addr{o.Addr},
+		AllowCIDRs: []netip.Prefix{netip.PrefixFrom(o.LinkLocal, 32)}})
+	e := testEnv(t)
+	ts := netMatrix(t, o, "probe.pyexec-test.example.")
+	for i := range ts {
+		if ts[i].label == "link_local" {
+			ts[i].reachable = true
+		}
+	}
+	spec := e.python(t, "3.12", NetProbe, targetsJSON(ts))
+	spec.Network = true
+	res, err := m.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMatrix(t, strings.TrimSpace(string(res.Stdout)), ts, o.Addr.String())
+}
+
+// TestNetworkNoHelper: without the NAT helper the Manager starts, says why
+// runs with network are refused, and refuses them; other runs run.
+func TestNetworkNoHelper(t *testing.T) {
+	e := testEnv(t)
+	m := newNetManager(t, "pyexec-nonet-test", jail.NetConfig{Helper: "/nonexistent/pasta"})
+	if err := m.NetworkStatus(); !errors.Is(err, jail.ErrNoNetwork) || !strings.Contains(err.Error(), "/nonexistent/pasta") {
+		t.Fatalf("NetworkStatus: %v", err)
+	}
+	spec := e.python(t, "3.12", "print('x')")
+	spec.Network = true
+	if _, err := m.Run(context.Background(), spec); !errors.Is(err, jail.ErrNoNetwork) {
+		t.Fatalf("run with network: %v", err)
+	}
+	spec.Network = false
+	if res, err := m.Run(context.Background(), spec); err != nil || string(res.Stdout) != "x\n" {
+		t.Fatalf("run without network: %+v %v", res, err)
+	}
+}
