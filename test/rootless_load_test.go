@@ -48,68 +48,18 @@ var rlMixedKinds = []struct {
 func TestRootlessMixedRuns(t *testing.T) {
 	const runs, tag = 200, "rl-mixed"
 	ru := newRootlessUser(t)
-	// The requests, built here: the goroutines only send them.
-	type request struct {
-		path, ctype string
-		body        []byte
-	}
-	reqs := make([]request, len(rlMixedKinds))
-	for i, k := range rlMixedKinds {
-		code := tagged(tag, k.code)
-		if k.kill {
-			body, ctype := multipartBody(t, tarPart(tarFiles(t, map[string]string{"main.py": code})), metaPart(t, api.Metadata{Entrypoint: "main.py"}))
-			reqs[i] = request{"/api/v1/exec/async", ctype, body}
-			continue
-		}
-		body, err := json.Marshal(api.EvalRequest{Code: code, Config: k.config})
-		if err != nil {
-			t.Fatal(err)
-		}
-		reqs[i] = request{"/api/v1/eval", "application/json", body}
-	}
+	reqs := mixedRequests(t, tag)
 	for _, m := range rlModes[:2] {
 		t.Run(m.name, func(t *testing.T) {
 			s := ru.start(t, m.env...)
 			s.readyFor(t, m)
 			before := s.health(t)
-			var mu sync.Mutex
-			counts := map[string]int{}
-			var failures []string
-			sem := make(chan struct{}, 4)
-			var wg sync.WaitGroup
 			start := time.Now()
-			for i := range runs {
-				k, r := rlMixedKinds[i%len(rlMixedKinds)], reqs[i%len(reqs)]
-				sem <- struct{}{}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					defer func() { <-sem }()
-					e, err := s.mixedRun(r.path, r.ctype, r.body, k.kill)
-					mu.Lock()
-					defer mu.Unlock()
-					counts[k.name+"="+e.Status]++
-					if err != nil || e.Status != k.want || (k.name == "oom" && !e.OOMKilled) || (k.name == "timeout" && !e.TimedOut) {
-						failures = append(failures, fmt.Sprintf("%s: %v %s", k.name, err, describe(e)))
-					}
-				}()
-			}
-			wg.Wait()
+			summary, failures := s.runMixed(runs, 4, reqs)
 			after := s.health(t)
-			keys := make([]string, 0, len(counts))
-			for k, n := range counts {
-				keys = append(keys, fmt.Sprintf("%s:%d", k, n))
-			}
-			sort.Strings(keys)
 			t.Logf("%d runs in %v: %s; zygote served %d, pool %d", runs, time.Since(start).Round(time.Millisecond),
-				strings.Join(keys, " "), zygoteServed(after)-zygoteServed(before), poolServed(after)-poolServed(before))
-			for i, f := range failures {
-				if i == 10 {
-					t.Errorf("... and %d more", len(failures)-10)
-					break
-				}
-				t.Error(f)
-			}
+				summary, zygoteServed(after)-zygoteServed(before), poolServed(after)-poolServed(before))
+			reportFailures(t, failures)
 			if m.path == "zygote" && zygoteServed(after) == zygoteServed(before) {
 				t.Error("no run was forked from the zygote")
 			}
@@ -123,10 +73,83 @@ func TestRootlessMixedRuns(t *testing.T) {
 	}
 }
 
+// mixedRequest is one request of rlMixedKinds, built once: the goroutines
+// of runMixed only send it.
+type mixedRequest struct {
+	path, ctype string
+	body        []byte
+}
+
+// mixedRequests builds the requests of rlMixedKinds, their code tagged.
+func mixedRequests(t testing.TB, tag string) []mixedRequest {
+	t.Helper()
+	reqs := make([]mixedRequest, len(rlMixedKinds))
+	for i, k := range rlMixedKinds {
+		code := tagged(tag, k.code)
+		if k.kill {
+			body, ctype := multipartBody(t, tarPart(tarFiles(t, map[string]string{"main.py": code})), metaPart(t, api.Metadata{Entrypoint: "main.py"}))
+			reqs[i] = mixedRequest{"/api/v1/exec/async", ctype, body}
+			continue
+		}
+		body, err := json.Marshal(api.EvalRequest{Code: code, Config: k.config})
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs[i] = mixedRequest{"/api/v1/eval", "application/json", body}
+	}
+	return reqs
+}
+
+// runMixed sends runs requests (rlMixedKinds in turn), conc at a time, and
+// returns how they ended ("kind=status:count ...") and the runs that did
+// not end as their kind should.
+func (s *Server) runMixed(runs, conc int, reqs []mixedRequest) (string, []string) {
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var failures []string
+	sem := make(chan struct{}, conc)
+	var wg sync.WaitGroup
+	for i := range runs {
+		k, r := rlMixedKinds[i%len(rlMixedKinds)], reqs[i%len(reqs)]
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			e, err := s.mixedRun(r.path, r.ctype, r.body, k.kill)
+			mu.Lock()
+			defer mu.Unlock()
+			counts[k.name+"="+e.Status]++
+			if err != nil || e.Status != k.want || (k.name == "oom" && !e.OOMKilled) || (k.name == "timeout" && !e.TimedOut) {
+				failures = append(failures, fmt.Sprintf("%s: %v %s", k.name, err, describe(e)))
+			}
+		}()
+	}
+	wg.Wait()
+	keys := make([]string, 0, len(counts))
+	for k, n := range counts {
+		keys = append(keys, fmt.Sprintf("%s:%d", k, n))
+	}
+	sort.Strings(keys)
+	return strings.Join(keys, " "), failures
+}
+
+// reportFailures fails t with the first ten failures and a count of the rest.
+func reportFailures(t testing.TB, failures []string) {
+	t.Helper()
+	for i, f := range failures {
+		if i == 10 {
+			t.Errorf("... and %d more", len(failures)-10)
+			break
+		}
+		t.Error(f)
+	}
+}
+
 // mixedRun posts body to path and returns the record; with kill, path is
 // /exec/async, and the run is killed with DELETE once it printed. It
 // touches no testing.T: goroutines call it.
-func (s *rlServer) mixedRun(path, ctype string, body []byte, kill bool) (api.Execution, error) {
+func (s *Server) mixedRun(path, ctype string, body []byte, kill bool) (api.Execution, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var e api.Execution
