@@ -33,6 +33,7 @@ type Config struct {
 	Pool         PoolConfig        `mapstructure:"pool"`
 	Zygote       ZygoteConfig      `mapstructure:"zygote"`
 	Deps         DepsConfig        `mapstructure:"deps"`
+	Sessions     SessionsConfig    `mapstructure:"sessions"`
 }
 
 // ServerConfig is the HTTP listener.
@@ -424,6 +425,7 @@ func Defaults() Config {
 			Sizes:  map[string]int{defaultPython: defaultPoolSize},
 			MaxAge: 10 * time.Minute,
 		},
+		Sessions: defaultSessions(),
 		Deps: DepsConfig{
 			CacheDir:          "",
 			CacheMaxMB:        2048,

@@ -25,6 +25,7 @@ import os
 _BASE_MODULES = set(sys.modules)
 _BOOT = __file__
 _WORK = "/work/"
+_CODE = (_WORK, "<cell ")  # the user's files, and a session's cells
 # The bootstrap's own imports write no bytecode, next to it or anywhere
 # else; the user's code gets the interpreter's setting back (-B,
 # PYTHONDONTWRITEBYTECODE), as under `python /work/ENTRY`.
@@ -68,11 +69,11 @@ def _user_tb(tb):
 
 
 def _error_line(exc, tb):
-    if isinstance(exc, SyntaxError) and (exc.filename or "").startswith(_WORK):
+    if isinstance(exc, SyntaxError) and (exc.filename or "").startswith(_CODE):
         return exc.lineno
     line = None
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename.startswith(_WORK):
+        if tb.tb_frame.f_code.co_filename.startswith(_CODE):
             line = tb.tb_lineno
         tb = tb.tb_next
     return line
@@ -109,9 +110,19 @@ def _run(path, args, eval_last, fd):
              __loader__=SourceFileLoader("__main__", path), __spec__=None)
     sys.modules["__main__"] = main
     sys.dont_write_bytecode = _NO_BYTECODE
+    code, sig, _ = _exec_code(g, path, None, eval_last, fd)
+    _finish(g, code, sig)
+
+
+def _exec_code(g, path, src, eval_last, fd):
+    # Runs src (None: the file at path) in g as the interpreter runs a
+    # program, and reports how it went on fd (closing it). Returns the exit
+    # code and signal the process ends with, and whether the code asked to
+    # end (SystemExit): a one-shot run ends either way, a session only then.
     try:
-        with open(path, "rb") as f:
-            src = f.read()
+        if src is None:
+            with open(path, "rb") as f:
+                src = f.read()
         if eval_last:
             import _ast as ast  # the C module: "ast" imports ~15 ms of modules
             tree = compile(src, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
@@ -128,7 +139,7 @@ def _run(path, args, eval_last, fd):
             _report(fd)
     except SystemExit as e:
         _report(fd)
-        _finish(g, _exit_code(e))
+        return _exit_code(e), 0, True
     except BaseException as e:
         tb = _user_tb(e.__traceback__)
         e.__traceback__ = tb  # the default hook prints the exception's own
@@ -136,9 +147,10 @@ def _run(path, args, eval_last, fd):
         sys.excepthook(type(e), e, tb)
         # As the interpreter does: an uncaught KeyboardInterrupt ends the
         # process by SIGINT (130 to a shell), once it has cleaned up.
-        _finish(g, 130 if isinstance(e, KeyboardInterrupt) else 1,
-                2 if isinstance(e, KeyboardInterrupt) else 0)
-    _finish(g, 0)
+        if isinstance(e, KeyboardInterrupt):
+            return 130, 2, False
+        return 1, 0, False
+    return 0, 0, False
 
 
 def _exit_code(e):
@@ -477,6 +489,7 @@ def _zchild(req, fds):
         except OSError as e:
             _zfail(status, "join cgroup", e.errno)
         os.close(fd)
+    req["sfd"] = fds[6 + ncg] if "session" in req else -1
     libc = _Z.libc
     if libc.unshare(_CLONE_FLAGS) != 0:
         _zfail(status, "unshare")
@@ -500,7 +513,7 @@ def _zchild(req, fds):
         return _zrun(req, fds, (ready_w, mapped_r))
     os.close(ready_w)
     os.close(mapped_r)
-    for fd in fds[:4] + fds[5:6]:
+    for fd in fds[:4] + fds[5:6] + fds[6 + ncg:]:  # the last: a session's socket, C's
         os.close(fd)
     # C's user namespace: its root is the zygote's, its sandbox user the
     # run's own uid of the zygote's namespace.
@@ -639,7 +652,260 @@ def _zexec(req, fd):
             os._exit(rc if 0 < rc < 256 else 1)
     if layers:
         _add_layers(layers)
+    if req["sfd"] >= 0:
+        _session(req["sfd"], fd)
     _run(argv[0], argv[1:], req["eval"], fd)
+
+
+# ---- session mode --------------------------------------------------------
+# A session is a zygote run whose code does not end after one program: C
+# reads requests from its socket (the server's end of a SOCK_SEQPACKET
+# pair), one a message in the request's field format, with descriptors
+# (SCM_RIGHTS), and answers each with one message:
+#   op cell: fds code, stdin, stdout, stderr, report; field "eval" for
+#            eval_last_expr. The code runs in the session's one __main__
+#            (_exec_code, as a one-shot run's) with the cell's stdio and
+#            report. Answer "done <exit code>" (0, 1 for an exception, 130
+#            for KeyboardInterrupt); SystemExit ends the session instead,
+#            with its code, as a program's end (_finish).
+#   op put:  field "path" (relative to /work), "mode"; fd a pipe with the
+#            data. Parents are made; nothing is resolved through a link.
+#   op get:  field "path"; fd a pipe to write the regular file to.
+#   op list: fd a pipe for "<kind> <size> <path>\n" lines (f, d, l, o).
+#   put, get, list answer "ok" or "error <why>".
+# It first sends "ready" (the server takes its pid from the credentials
+# the kernel attaches: SIGINT interrupts a cell). Between cells stdio is
+# /dev/null. The server ends a session by closing its end or killing it.
+_SESSION_FDS = 8
+
+
+def _session(sfd, report):
+    import socket, array, signal
+    os.set_inheritable(sfd, False)
+    sock = socket.socket(fileno=sfd)
+    null = os.open("/dev/null", os.O_RDWR)  # above 3: the report is still open
+    try:
+        os.close(report)
+    except OSError:
+        pass
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    main = type(sys)("__main__")
+    g = main.__dict__
+    g.update(__builtins__=__builtins__, __spec__=None)
+    sys.modules["__main__"] = main
+    sys.argv[:] = [""]
+    sys.path[0] = "/work"
+    sys.dont_write_bytecode = _NO_BYTECODE
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # as a program starts
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _scell_hook
+    fdsize = array.array("i").itemsize
+    sock.send(b"ready")
+    cells = 0
+    while True:
+        fds = array.array("i")
+        try:
+            msg, anc, _, _ = sock.recvmsg(1 << 16, socket.CMSG_SPACE(_SESSION_FDS * fdsize))
+            for level, kind, data in anc:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:len(data) - len(data) % fdsize])
+        except (KeyboardInterrupt, InterruptedError):
+            continue  # an interrupt that came as the cell ended
+        except OSError:
+            msg = b""
+        if not msg:
+            _finish(g, 0)  # the server closed its end
+        fds = list(fds)
+        reply, req = b"error bad request", {}
+        try:
+            req = _zrequest(msg)
+            op = req.get("op")
+            if op == "cell" and len(fds) == 5:
+                cells += 1
+                reply = _scell(g, req, fds, cells, null)
+            elif op in ("put", "get", "list") and len(fds) == 1:
+                reply = _sfile(op, req, fds[0])
+        except KeyboardInterrupt:
+            reply = b"done 130" if req.get("op") == "cell" else b"error interrupted"
+        except Exception as e:
+            reply = ("error %s" % e).encode("utf-8", "replace")
+        finally:
+            for fd in fds:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        reply = req.get("seq", "0").encode() + b" " + reply
+        while True:
+            try:
+                sock.send(reply)
+                break
+            except (KeyboardInterrupt, InterruptedError):
+                continue
+            except OSError:
+                _finish(g, 0)
+
+
+def _scell_hook(kind, value, tb):
+    # The default hook, but through linecache, which holds the cells' lines
+    # (the interpreter's own reads the file a traceback names).
+    import traceback
+    traceback.print_exception(kind, value, tb)
+
+
+def _scell(g, req, fds, n, null):
+    code_r, stdin_r, out_w, err_w, rep_w = fds
+    chunks = []
+    while True:
+        b = os.read(code_r, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    src = b"".join(chunks)
+    os.dup2(stdin_r, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    os.dup2(rep_w, 3, inheritable=False)
+    path = "<cell %d>" % n
+    import linecache  # tracebacks show the cell's lines
+    text = src.decode("utf-8", "replace")
+    linecache.cache[path] = (len(text), None, text.splitlines(True), path)
+    try:
+        code, _, exited = _exec_code(g, path, src, req["eval"], 3)
+        if exited:
+            _finish(g, code)
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        try:
+            os.close(3)
+        except OSError:
+            pass
+    return b"done %d" % code
+
+
+def _sopen(path, create):
+    # The directory holding path under /work, opened one part at a time
+    # without following a link (made on the way with create), and the
+    # last part's name.
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError("invalid path")
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    d = os.open("/work", flags)
+    try:
+        for p in parts[:-1]:
+            if create:
+                try:
+                    os.mkdir(p, 0o755, dir_fd=d)
+                except FileExistsError:
+                    pass
+            sub = os.open(p, flags, dir_fd=d)
+            os.close(d)
+            d = sub
+    except BaseException:
+        os.close(d)
+        raise
+    return d, parts[-1]
+
+
+def _sfile(op, req, fd):
+    import stat
+    try:
+        if op == "list":
+            _slist(fd)
+            return b"ok"
+        d, name = _sopen(req.get("path", ""), op == "put")
+        try:
+            if op == "put":
+                mode = int(req.get("mode", "644"), 8) & 0o777
+                out = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                              mode, dir_fd=d)
+                try:
+                    if not stat.S_ISREG(os.fstat(out).st_mode):
+                        return b"error not a regular file"
+                    while True:
+                        b = os.read(fd, 1 << 16)
+                        if not b:
+                            break
+                        view = memoryview(b)
+                        while view:
+                            view = view[os.write(out, view):]
+                    os.fchmod(out, mode)
+                finally:
+                    os.close(out)
+                return b"ok"
+            src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=d)
+            try:
+                if not stat.S_ISREG(os.fstat(src).st_mode):
+                    return b"error not a regular file"
+                while True:
+                    b = os.read(src, 1 << 16)
+                    if not b:
+                        break
+                    view = memoryview(b)
+                    while view:
+                        view = view[os.write(fd, view):]
+            finally:
+                os.close(src)
+            return b"ok"
+        finally:
+            os.close(d)
+    except FileNotFoundError:
+        return b"error no such file"
+    except OSError as e:
+        if e.errno == 40:  # ELOOP: a link
+            return b"error a symbolic link is in the way"
+        if e.errno == 20:  # ENOTDIR
+            return b"error a parent is not a directory (or is a link)"
+        if e.errno == 21:
+            return b"error is a directory"
+        if e.errno == 28:
+            return b"error no space left (disk_mb)"
+        return ("error %s" % os.strerror(e.errno or 5)).encode()
+
+
+def _slist(fd):
+    import stat
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    out, count = [], [0]
+
+    def walk(dfd, rel, depth):
+        for name in sorted(os.listdir(dfd)):
+            count[0] += 1
+            if count[0] > 10000:
+                return
+            try:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except OSError:
+                continue
+            p = rel + name
+            kind = "f" if stat.S_ISREG(st.st_mode) else "d" if stat.S_ISDIR(st.st_mode) else \
+                "l" if stat.S_ISLNK(st.st_mode) else "o"
+            out.append(("%s %d %s\n" % (kind, st.st_size if kind == "f" else 0, p)).encode("utf-8", "surrogateescape"))
+            if kind == "d" and depth < 32:
+                try:
+                    sub = os.open(name, flags, dir_fd=dfd)
+                except OSError:
+                    continue
+                try:
+                    walk(sub, p + "/", depth + 1)
+                finally:
+                    os.close(sub)
+    top = os.open("/work", flags)
+    try:
+        walk(top, "", 0)
+    finally:
+        os.close(top)
+    view = memoryview(b"".join(out))
+    while view:
+        view = view[os.write(fd, view):]
 
 
 

@@ -32,6 +32,7 @@ type Zygote struct {
 	born     time.Time
 	disk     int64
 	served   atomic.Int64
+	sessions atomic.Int64 // live sessions: the zygote is not retired under them
 	inFlight sync.WaitGroup
 	dead     chan struct{} // closed when the template jail ended
 	exit     error         // how it ended; read after dead is closed
@@ -144,7 +145,15 @@ func (z *Zygote) Close(grace time.Duration) {
 // Start forks a run from the zygote: a (cold-equivalent) jail that runs
 // a.Control (interpreters.EncodeRequest) with a.Files in its /work and
 // a.Stdin, within a.Limits (any disk size). Wait or Kill it like any jail.
-func (z *Zygote) Start(a Activation) (_ *Jail, retErr error) {
+func (z *Zygote) Start(a Activation) (*Jail, error) { return z.start(a, nil) }
+
+// start is Start; session, when not nil, is a session's end of its socket
+// (see StartSession): the run gets it after the cgroup files, and the
+// request says so. start closes it either way.
+func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
+	if session != nil {
+		defer session.Close()
+	}
 	if !z.Alive() {
 		return nil, ErrZygoteDead
 	}
@@ -236,6 +245,10 @@ func (z *Zygote) Start(a Activation) (_ *Jail, retErr error) {
 		}
 	}
 	field("ncg", int64(len(run.ProcsFiles())))
+	if session != nil {
+		field("session", 1)
+		theirs = append(theirs, session)
+	}
 	fds := make([]int, len(theirs))
 	for i, f := range theirs {
 		fds[i] = int(f.Fd())

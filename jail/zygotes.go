@@ -128,11 +128,15 @@ func (s *zslot) startLocked(old *Zygote) {
 	}()
 }
 
-// retire closes z once its runs in flight are done.
+// retire closes z once its runs in flight are done; its sessions (forks
+// of it, which would die with it) end first, unless the pool closes.
 func (s *zslot) retire(z *Zygote) {
 	s.p.wg.Add(1)
 	go func() {
 		defer s.p.wg.Done()
+		for z.sessions.Load() > 0 && !s.p.closed.Load() {
+			time.Sleep(time.Second)
+		}
 		z.Close(s.p.grace)
 	}()
 }

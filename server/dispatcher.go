@@ -234,6 +234,26 @@ func (d *dispatcher) counts() (running, queued int) {
 	return d.running, len(d.queue)
 }
 
+// reserve takes mem from the memory budget for a live session (which
+// holds it for its life, as a running task does while it runs): false
+// when it does not fit now. unreserve gives it back.
+func (d *dispatcher) reserve(mem int64) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.admit.memBudget > 0 && d.memUsed+mem > d.admit.memBudget {
+		return false
+	}
+	d.memUsed += mem
+	return true
+}
+
+func (d *dispatcher) unreserve(mem int64) {
+	d.mu.Lock()
+	d.memUsed -= mem
+	d.cond.Broadcast() // a task waiting for memory may fit now
+	d.mu.Unlock()
+}
+
 // memoryInUse returns the sum of the memory limits of the running tasks.
 func (d *dispatcher) memoryInUse() int64 {
 	d.mu.Lock()

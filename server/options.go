@@ -122,6 +122,8 @@ type Options struct {
 	PoolStatus func() []api.PoolSlot
 	// ZygoteStatus reports the zygotes in /health. Nil: not reported.
 	ZygoteStatus func() []api.ZygoteSlot
+	// Sessions configure /api/v1/sessions (ours). A nil Runner: refused.
+	Sessions SessionOptions
 
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger

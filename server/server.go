@@ -28,6 +28,7 @@ type Server struct {
 	dec     decoder
 	store   *recordStore
 	disp    *dispatcher
+	sess    *sessions
 	auth    *authenticator
 	metrics *metrics
 	handler http.Handler
@@ -48,6 +49,9 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 	}
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
+		return nil, fmt.Errorf("server options: %w", err)
+	}
+	if err := opts.Sessions.validate(); err != nil {
 		return nil, fmt.Errorf("server options: %w", err)
 	}
 	store, spool, err := openRecords(opts)
@@ -76,6 +80,7 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 	}
 	s.disp = newDispatcher(opts.MaxConcurrent, opts.QueueSize, opts.admission(), s.execute, s.dropped)
 	s.disp.maxQueuedBytes = opts.MaxQueuedBytes // before any submission
+	s.sess = newSessions(opts.Sessions, opts.RecordTTL, s.disp)
 	s.handler = s.recoverer(s.connDeadlines(s.authenticate(s.routes())))
 	go s.sweep()
 	return s, nil
@@ -93,6 +98,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.stopping)
 		s.disp.close()
+		s.sess.shutdown(ctx.Done()) // sessions do not end by themselves
 	})
 	err := s.disp.wait(ctx)
 	if err != nil {
@@ -237,6 +243,7 @@ func (s *Server) routes() http.Handler {
 	r.DELETE("/api/v1/deps/:key", s.adminOnly(s.handleRemoveLayer))
 	r.GET("/metrics", s.handleMetrics)
 	r.POST("/mcp", s.handleMCP())
+	s.sessionRoutes(r)
 	s.docsRoutes(r)
 	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, "not found")

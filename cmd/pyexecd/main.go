@@ -200,6 +200,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		defer zygotes.Close()
 	}
 
+	runner := &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layers, binds: binds, interps: interps, log: log}
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
 		Max:               maxValues(cfg.Limits),
@@ -227,7 +228,8 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
 		TokenMaxQueued:     cfg.Server.TokenMaxQueued,
 		HTTP:               httpOptions(cfg.Server),
-	}, &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layers, binds: binds, interps: interps, log: log}, interps)
+		Sessions:           sessionOptions(cfg, runner),
+	}, runner, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}

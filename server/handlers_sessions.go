@@ -1,0 +1,353 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// Why a session was not admitted.
+var (
+	errSessionsFull  = errors.New("live session limit reached")
+	errSessionMemory = errors.New("memory budget full")
+)
+
+// sessionRoutes adds the session endpoints (ours) to r.
+func (s *Server) sessionRoutes(r *httprouter.Router) {
+	r.POST("/api/v1/sessions", s.handleCreateSession)
+	r.GET("/api/v1/sessions", s.handleListSessions)
+	r.GET("/api/v1/sessions/:id", s.handleGetSession)
+	r.DELETE("/api/v1/sessions/:id", s.handleDeleteSession)
+	r.POST("/api/v1/sessions/:id/eval", s.handleSessionEval)
+	r.GET("/api/v1/sessions/:id/files", s.handleListSessionFiles)
+	r.GET("/api/v1/sessions/:id/files/*path", s.handleGetSessionFile)
+	r.PUT("/api/v1/sessions/:id/files/*path", s.handlePutSessionFile)
+}
+
+// readSmallBody reads a JSON body of at most the /eval bound.
+func (s *Server) readSmallBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	lb := limitBody(w, r, s.evalBodyBytes())
+	body, err := io.ReadAll(lb)
+	if err != nil {
+		if lb.hit {
+			return nil, lb.tooLarge()
+		}
+		return nil, &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
+	}
+	return body, nil
+}
+
+// handleCreateSession serves POST /api/v1/sessions: 201 with the session
+// once its code waits for cells.
+func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	o := s.opts.Sessions
+	if o.Runner == nil {
+		msg := o.Unavailable
+		if msg == "" {
+			msg = "sessions are not available on this server"
+		}
+		writeError(w, http.StatusServiceUnavailable, msg)
+		return
+	}
+	select {
+	case <-s.stopping:
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return
+	default:
+	}
+	body, err := s.readSmallBody(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req, err := s.dec.session(body, o)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	mem := req.spec.Limits.MemoryBytes
+	switch err := s.sess.admit(mem); {
+	case errors.Is(err, errSessionsFull):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests,
+			fmt.Sprintf("this server has its maximum of %d live sessions; close one (DELETE /api/v1/sessions/{id}) or retry later", o.MaxLive))
+		return
+	case errors.Is(err, errSessionMemory):
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusTooManyRequests, "the server's memory budget is taken by running executions and live sessions; retry later or ask for less memory_mb")
+		return
+	}
+	limits := req.spec.Limits
+	req.spec.ID = newSessionID()
+	req.spec.Limits.Timeout = o.MaxLifetime // the session's; limits.Timeout is a cell's
+	j, err := o.Runner.StartSession(r.Context(), req.spec)
+	if err != nil {
+		s.sess.unadmit(mem)
+		var refusal *SessionRefusal
+		switch {
+		case errors.As(err, &refusal):
+			writeError(w, http.StatusBadRequest, refusal.Msg)
+		case errors.Is(err, ErrNoSessionJail):
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "no jail can take a session for Python "+req.spec.Interpreter.Version+" now; retry shortly")
+		default:
+			s.fail(w, r, err)
+		}
+		return
+	}
+	now := time.Now()
+	ss := &session{id: req.spec.ID, caller: callerOf(r.Context()).id, created: now, lastUsed: now,
+		interp: req.spec.Interpreter, limits: limits, idle: req.idle, j: j}
+	s.sess.add(ss)
+	s.log.Info("session started", "session", ss.id, "interpreter", ss.interp.Version)
+	writeJSON(w, http.StatusCreated, ss.view())
+}
+
+// sessionOf finds the request's session; it answers 404 itself.
+func (s *Server) sessionOf(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*session, bool) {
+	ss, ok := s.sess.get(ps.ByName("id"), callerOf(r.Context()).id)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no such session")
+	}
+	return ss, ok
+}
+
+// gone answers a request for a session that has ended: 410.
+func gone(w http.ResponseWriter, ss *session) {
+	v := ss.view()
+	msg := "the session has ended (" + v.State + ")"
+	if v.Reason != "" {
+		msg += ": " + v.Reason
+	}
+	writeError(w, http.StatusGone, msg)
+}
+
+func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if ss, ok := s.sessionOf(w, r, ps); ok {
+		writeJSON(w, http.StatusOK, ss.view())
+	}
+}
+
+func (s *Server) handleListSessions(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
+	out := api.Sessions{Sessions: []api.Session{}}
+	for _, ss := range s.sess.list(callerOf(r.Context()).id) {
+		out.Sessions = append(out.Sessions, ss.view())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// handleDeleteSession ends the session (a running cell with it) and
+// answers with how it ended.
+func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return
+	}
+	ss.j.Kill(reasonClosed)
+	select {
+	case <-ss.j.Done():
+		ss.finish()
+	case <-time.After(10 * time.Second):
+		s.log.Error("session did not end after its kill", "session", ss.id)
+	}
+	writeJSON(w, http.StatusOK, ss.view())
+}
+
+// handleSessionEval serves POST /api/v1/sessions/{id}/eval: the cell's
+// record, as /eval answers, once the cell ended. A second cell waits for
+// the one running.
+func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return
+	}
+	body, err := s.readSmallBody(w, r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	code, evalLast, stdin, timeout, err := s.dec.cell(body, ss.limits.Timeout)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ss.ended() {
+		gone(w, ss)
+		return
+	}
+	release := ss.use()
+	started := time.Now()
+	out, err := ss.j.Cell(r.Context(), code, evalLast, stdin, timeout)
+	finished := time.Now()
+	release()
+	switch {
+	case errors.Is(err, ErrSessionEnded):
+		<-ss.j.Done()
+		ss.finish()
+		gone(w, ss)
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	ss.mu.Lock()
+	ss.cells++
+	n := ss.cells
+	ss.mu.Unlock()
+	if out.Ended {
+		<-ss.j.Done()
+		ss.finish()
+	}
+	limits := ss.limits
+	limits.Timeout = timeout
+	job := Job{ID: newID(), Interpreter: ss.interp, EvalLastExpr: evalLast, Limits: limits}
+	e := pendingExecution(job)
+	startExecution(&e, started, started)
+	finishExecution(&e, job, runResult{outcome: out.Outcome, started: started, finished: finished})
+	v := ss.view()
+	res := api.CellResult{Execution: e, SessionID: ss.id, Cell: n, SessionState: v.State}
+	if out.Ended {
+		res.SessionReason = v.Reason
+		if e.Error == "" {
+			e.Error = "the session ended: " + v.Reason
+		} else {
+			e.Error += "; the session ended: " + v.Reason
+		}
+		if e.Status == api.StatusCompleted && v.State != api.SessionExited {
+			e.Status = api.StatusFailed
+		}
+		res.Execution = e
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// sessionPath is the {path} of a file endpoint, checked like an upload's
+// names.
+func sessionPath(ps httprouter.Params) (string, error) {
+	p := strings.TrimPrefix(ps.ByName("path"), "/")
+	clean, err := cleanName(p)
+	if err != nil {
+		return "", badRequest("invalid file path %s: the path %v", quoteName(p), err)
+	}
+	return clean, nil
+}
+
+// fileFailed answers a failed file transfer.
+func (s *Server) fileFailed(w http.ResponseWriter, r *http.Request, ss *session, err error) {
+	var refusal *SessionRefusal
+	switch {
+	case errors.Is(err, ErrSessionEnded):
+		<-ss.j.Done()
+		ss.finish()
+		gone(w, ss)
+	case errors.As(err, &refusal) && strings.HasPrefix(refusal.Msg, "no such file"):
+		writeError(w, http.StatusNotFound, refusal.Msg)
+	case errors.As(err, &refusal):
+		writeError(w, http.StatusBadRequest, refusal.Msg)
+	case errors.Is(err, ErrFileTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the file is larger than the limit of %d bytes", s.opts.MaxRequestBytes))
+	default:
+		s.fail(w, r, err)
+	}
+}
+
+// handlePutSessionFile serves PUT /api/v1/sessions/{id}/files/{path}: the
+// body becomes the file (mode 0644, parents made), in the session's /work.
+func (s *Server) handlePutSessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return
+	}
+	p, err := sessionPath(ps)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	lb := limitBody(w, r, min(s.opts.MaxRequestBytes, ss.limits.DiskBytes))
+	data, err := io.ReadAll(lb)
+	if err != nil {
+		if lb.hit {
+			err = lb.tooLarge()
+		} else {
+			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
+		}
+		s.fail(w, r, err)
+		return
+	}
+	if ss.ended() {
+		gone(w, ss)
+		return
+	}
+	release := ss.use()
+	err = ss.j.PutFile(r.Context(), p, 0o644, data)
+	release()
+	if err != nil {
+		s.fileFailed(w, r, ss, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.SessionFilePut{Path: p, Size: int64(len(data))})
+}
+
+// handleGetSessionFile serves GET /api/v1/sessions/{id}/files/{path}: the
+// regular file's bytes (a path ending in "/" or empty lists the files).
+func (s *Server) handleGetSessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	if strings.Trim(ps.ByName("path"), "/") == "" {
+		s.handleListSessionFiles(w, r, ps)
+		return
+	}
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return
+	}
+	p, err := sessionPath(ps)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ss.ended() {
+		gone(w, ss)
+		return
+	}
+	release := ss.use()
+	data, err := ss.j.GetFile(r.Context(), p, s.opts.MaxRequestBytes)
+	release()
+	if err != nil {
+		s.fileFailed(w, r, ss, err)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", fmt.Sprint(len(data)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(data)
+}
+
+// handleListSessionFiles serves GET /api/v1/sessions/{id}/files.
+func (s *Server) handleListSessionFiles(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return
+	}
+	if ss.ended() {
+		gone(w, ss)
+		return
+	}
+	release := ss.use()
+	files, err := ss.j.ListFiles(r.Context())
+	release()
+	if err != nil {
+		s.fileFailed(w, r, ss, err)
+		return
+	}
+	if files == nil {
+		files = []api.SessionFile{}
+	}
+	writeJSON(w, http.StatusOK, api.SessionFiles{Files: files})
+}

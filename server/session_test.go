@@ -1,0 +1,231 @@
+package server
+
+import (
+	"context"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// fakeSessions starts fakeSession jails.
+type fakeSessions struct {
+	mu      sync.Mutex
+	started []*fakeSession
+}
+
+func (f *fakeSessions) StartSession(_ context.Context, spec SessionSpec) (SessionJail, error) {
+	j := &fakeSession{spec: spec, done: make(chan struct{}), files: map[string][]byte{}}
+	f.mu.Lock()
+	f.started = append(f.started, j)
+	f.mu.Unlock()
+	return j, nil
+}
+
+// fakeSession echoes a cell's code as its stdout; "exit" ends it.
+type fakeSession struct {
+	spec  SessionSpec
+	mu    sync.Mutex
+	files map[string][]byte
+	done  chan struct{}
+	end   SessionEnd
+	once  sync.Once
+}
+
+func (f *fakeSession) Cell(_ context.Context, code []byte, evalLast bool, _ []byte, timeout time.Duration) (CellOutcome, error) {
+	select {
+	case <-f.done:
+		return CellOutcome{}, ErrSessionEnded
+	default:
+	}
+	if string(code) == "exit" {
+		f.stop(SessionEnd{ExitCode: 3})
+		return CellOutcome{Outcome: Outcome{ExitCode: 3}, Ended: true}, nil
+	}
+	r := "'" + string(code) + "'"
+	return CellOutcome{Outcome: Outcome{Stdout: code, HasResult: evalLast, Result: &r, Duration: timeout}}, nil
+}
+
+func (f *fakeSession) PutFile(_ context.Context, path string, _ fs.FileMode, data []byte) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.files[path] = data
+	return nil
+}
+
+func (f *fakeSession) GetFile(_ context.Context, path string, _ int64) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b, ok := f.files[path]
+	if !ok {
+		return nil, &SessionRefusal{Msg: "no such file"}
+	}
+	return b, nil
+}
+
+func (f *fakeSession) ListFiles(context.Context) ([]api.SessionFile, error) { return nil, nil }
+func (f *fakeSession) Usage() api.Usage                                     { return api.Usage{CPUMS: 1} }
+func (f *fakeSession) Kill(reason string) {
+	f.stop(SessionEnd{Killed: true, Reason: reason, ExitCode: 137})
+}
+func (f *fakeSession) Done() <-chan struct{} { return f.done }
+func (f *fakeSession) End() SessionEnd {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.end
+}
+
+func (f *fakeSession) stop(e SessionEnd) {
+	f.once.Do(func() {
+		f.mu.Lock()
+		f.end = e
+		f.mu.Unlock()
+		close(f.done)
+	})
+}
+
+func sessionServer(t *testing.T, o SessionOptions) (*testServer, *fakeSessions) {
+	t.Helper()
+	f := &fakeSessions{}
+	if o.MaxLive == 0 {
+		o = SessionOptions{MaxLive: 2, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour}
+	}
+	o.Runner = f
+	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: LimitValues{MemoryMB: 1024}}, nil), f
+}
+
+func TestSessionEndpoints(t *testing.T) {
+	s, f := sessionServer(t, SessionOptions{})
+	res := s.postJSON(t, "/api/v1/sessions", `{"files":[{"name":"a.txt","content":"x"}],"config":{"memory_mb":256,"idle_timeout_seconds":30}}`)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	var ses api.Session
+	res.decode(t, &ses)
+	if !strings.HasPrefix(ses.SessionID, "ses_") || ses.State != api.SessionIdle || ses.Limits.MemoryMB != 256 ||
+		ses.Limits.IdleTimeoutSeconds != 30 || len(f.started[0].spec.Files) != 1 {
+		t.Fatalf("session %+v spec %+v", ses, f.started[0].spec)
+	}
+	if got := f.started[0].spec.Limits.Timeout; got != time.Hour {
+		t.Errorf("the jail's life is %v, want the max lifetime", got)
+	}
+	base := "/api/v1/sessions/" + ses.SessionID
+	res = s.postJSON(t, base+"/eval", `{"code":"x + 1"}`)
+	var cell api.CellResult
+	res.decode(t, &cell)
+	if got, _ := cell.ResultString(); res.status != 200 || got != "'x + 1'" || cell.Cell != 1 || cell.SessionState != api.SessionIdle || cell.Status != api.StatusCompleted {
+		t.Fatalf("cell: %d %s", res.status, res.body)
+	}
+	if res = s.postJSON(t, base+"/eval", `{"code":"y","eval_last_expr":false}`); strings.Contains(string(res.body), `"result"`) {
+		t.Errorf("eval_last_expr false: %s", res.body)
+	}
+
+	if res = do(t, http.MethodPut, s.URL+base+"/files/d/f.txt", "", strings.NewReader("data")); res.status != 200 {
+		t.Fatalf("put: %d %s", res.status, res.body)
+	}
+	if res = s.get(t, base+"/files/d/f.txt"); res.status != 200 || string(res.body) != "data" {
+		t.Fatalf("get: %d %s", res.status, res.body)
+	}
+	if res = s.get(t, base+"/files/nope"); res.status != 404 {
+		t.Errorf("missing file: %d %s", res.status, res.body)
+	}
+	for _, p := range []string{"/files/../x", "/files/%2e%2e/x", "/files//etc/passwd"} {
+		if res = s.get(t, base+p); res.status != 400 && res.status != 404 && res.status != 301 {
+			t.Errorf("get %s: %d %s", p, res.status, res.body)
+		}
+	}
+	if res = s.get(t, base+"/files"); res.status != 200 || !strings.Contains(string(res.body), `"files":[]`) {
+		t.Errorf("list: %d %s", res.status, res.body)
+	}
+
+	// Bad input is a clear 4xx.
+	for _, c := range []struct{ body, want string }{
+		{`{"config":{"idle_timeout_seconds":99999}}`, "idle_timeout_seconds"},
+		{`{"config":{"network_disabled":false}}`, "network"},
+		{`{"python_version":"2.7"}`, "unsupported"},
+		{`{"files":[{"name":"../x","content":""}]}`, "invalid file name"},
+	} {
+		if res = s.postJSON(t, "/api/v1/sessions", c.body); res.status != 400 || !strings.Contains(res.errorMsg(t), c.want) {
+			t.Errorf("create %s: %d %s", c.body, res.status, res.body)
+		}
+	}
+	if res = s.postJSON(t, base+"/eval", `{}`); res.status != 400 {
+		t.Errorf("no code: %d", res.status)
+	}
+	if res = s.get(t, "/api/v1/sessions/ses_nope"); res.status != 404 {
+		t.Errorf("unknown: %d", res.status)
+	}
+
+	// Max live: 429; a session that ends frees its place.
+	if res = s.postJSON(t, "/api/v1/sessions", `{"config":{"memory_mb":64}}`); res.status != http.StatusCreated {
+		t.Fatalf("second session: %d %s", res.status, res.body)
+	}
+	if res = s.postJSON(t, "/api/v1/sessions", `{"config":{"memory_mb":64}}`); res.status != http.StatusTooManyRequests ||
+		!strings.Contains(res.errorMsg(t), "maximum of 2 live sessions") {
+		t.Fatalf("third session: %d %s", res.status, res.body)
+	}
+	res = s.postJSON(t, base+"/eval", `{"code":"exit"}`)
+	res.decode(t, &cell)
+	if cell.SessionState != api.SessionExited || *cell.ExitCode != 3 {
+		t.Fatalf("exit cell: %s", res.body)
+	}
+	if res = s.postJSON(t, base+"/eval", `{"code":"1"}`); res.status != http.StatusGone {
+		t.Errorf("cell of an ended session: %d %s", res.status, res.body)
+	}
+	eventually(t, "a place frees", func() bool {
+		return s.postJSON(t, "/api/v1/sessions", `{"config":{"memory_mb":64}}`).status == http.StatusCreated
+	})
+	var list api.Sessions
+	s.get(t, "/api/v1/sessions").decode(t, &list)
+	if len(list.Sessions) != 3 {
+		t.Errorf("list: %+v", list)
+	}
+	res = do(t, http.MethodDelete, s.URL+"/api/v1/sessions/"+list.Sessions[1].SessionID, "", nil)
+	res.decode(t, &ses)
+	if ses.State != api.SessionClosed {
+		t.Errorf("delete: %s", res.body)
+	}
+}
+
+func TestSessionIdleAndMemory(t *testing.T) {
+	s, f := sessionServer(t, SessionOptions{MaxLive: 8, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour})
+	res := s.postJSON(t, "/api/v1/sessions", `{"config":{"idle_timeout_seconds":1,"memory_mb":1000}}`)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	// The budget (1024 MB) holds the live session's 1000 MB.
+	if res = s.postJSON(t, "/api/v1/sessions", `{"config":{"memory_mb":100}}`); res.status != http.StatusTooManyRequests || !strings.Contains(res.errorMsg(t), "memory") {
+		t.Fatalf("past the budget: %d %s", res.status, res.body)
+	}
+	select {
+	case <-f.started[0].done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the idle session did not end")
+	}
+	var ses api.Session
+	eventually(t, "expired", func() bool {
+		s.get(t, "/api/v1/sessions/"+sesID(t, s)).decode(t, &ses)
+		return ses.State == api.SessionExpired
+	})
+	eventually(t, "memory back", func() bool {
+		return s.postJSON(t, "/api/v1/sessions", `{"config":{"memory_mb":100}}`).status == http.StatusCreated
+	})
+}
+
+func sesID(t *testing.T, s *testServer) string {
+	var list api.Sessions
+	s.get(t, "/api/v1/sessions").decode(t, &list)
+	return list.Sessions[0].SessionID
+}
+
+func TestSessionsRefusedWithoutRunner(t *testing.T) {
+	s := newTestServer(t, Options{Sessions: SessionOptions{Unavailable: "sessions run on zygote jails, which are off"}}, nil)
+	res := s.postJSON(t, "/api/v1/sessions", `{}`)
+	if res.status != http.StatusServiceUnavailable || !strings.Contains(res.errorMsg(t), "zygote") {
+		t.Fatalf("%d %s", res.status, res.body)
+	}
+}
