@@ -3,7 +3,9 @@ package cgroup
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path"
+	"strings"
 
 	cgroups "github.com/containerd/cgroups/v3"
 )
@@ -69,8 +71,15 @@ type backend interface {
 type Manager struct {
 	mode   Mode
 	parent string // absolute cgroup path of the parent group, e.g. "/pyexec"
+	own    bool   // the parent is the group the server was started in (SelfParent)
 	b      backend
 }
+
+// SelfParent, given as the parent, names the cgroup v2 group the server
+// itself was started in: the one systemd hands a unit with Delegate=yes.
+// The server moves itself into its leaf (ServerLeaf) and makes the jails'
+// groups beside it; at the end it leaves the group, which is the unit's.
+const SelfParent = "self"
 
 // validName reports whether name may be a group name: one path element of
 // letters, digits, '.', '_' and '-', not starting with a punctuation mark.
@@ -93,10 +102,23 @@ func validName(name string) bool {
 // of every hierarchy. It fails when the host's cgroups cannot hold limits:
 // the caller must then refuse to run jails.
 func NewManager(parent string) (*Manager, error) {
-	if !validName(parent) {
-		return nil, fmt.Errorf("cgroup parent %q: want a single name of letters, digits, '.', '_' or '-'", parent)
+	m := &Manager{mode: DetectMode()}
+	if parent == SelfParent {
+		if m.mode != ModeUnified {
+			return nil, fmt.Errorf("cgroup parent %q (the server's own group) needs cgroup v2; this host is %s", parent, m.mode)
+		}
+		own, err := ownGroup("/proc/self/cgroup")
+		if err != nil {
+			return nil, fmt.Errorf("cgroup parent %q: %w", parent, err)
+		}
+		parent, m.own = own, true
 	}
-	m := &Manager{mode: DetectMode(), parent: "/" + parent}
+	for _, el := range strings.Split(parent, "/") {
+		if !validName(el) {
+			return nil, fmt.Errorf("cgroup parent %q: want names of letters, digits, '.', '_' or '-' separated by '/'", parent)
+		}
+	}
+	m.parent = "/" + parent
 	var err error
 	switch m.mode {
 	case ModeLegacy, ModeHybrid:
@@ -110,6 +132,30 @@ func NewManager(parent string) (*Manager, error) {
 		return nil, fmt.Errorf("cgroup %s parent %s: %w", m.mode, m.parent, err)
 	}
 	return m, nil
+}
+
+// ownGroup reads the cgroup v2 group of this process from file (its
+// /proc/self/cgroup), as a path below the root without the leading slash;
+// a process already in its group's ServerLeaf names the group above it.
+func ownGroup(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		p, ok := strings.CutPrefix(line, "0::")
+		if !ok {
+			continue
+		}
+		if path.Base(p) == ServerLeaf {
+			p = path.Dir(p)
+		}
+		if p = strings.Trim(p, "/"); p == "" {
+			return "", errors.New("the server runs in the root group: start it in a group of its own (systemd: Delegate=yes)")
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("%s: no cgroup v2 entry", file)
 }
 
 // Mode reports the host's cgroup layout.

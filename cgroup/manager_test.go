@@ -1,6 +1,7 @@
 package cgroup
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -78,5 +79,30 @@ func TestUpdate(t *testing.T) {
 		if got := read("cpu", "cpu.cfs_quota_us"); got != wantQuota {
 			t.Errorf("cpu.cfs_quota_us %s, want %s", got, wantQuota)
 		}
+	}
+}
+
+func TestOwnGroup(t *testing.T) {
+	tests := []struct {
+		name, file, want string
+		fails           bool
+	}{
+		{"systemd unit", "0::/system.slice/pyexec.service\n", "system.slice/pyexec.service", false},
+		{"in its leaf already", "0::/system.slice/pyexec.service/pyexecd\n", "system.slice/pyexec.service", false},
+		{"hybrid lines first", "12:memory:/x\n0::/user.slice/u.scope\n", "user.slice/u.scope", false},
+		{"root group", "0::/\n", "", true},
+		{"v1 only", "12:memory:/x\n", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "cgroup")
+			if err := os.WriteFile(f, []byte(tt.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := ownGroup(f)
+			if got != tt.want || (err != nil) != tt.fails {
+				t.Errorf("ownGroup(%q) = %q, %v; want %q, fails %v", tt.file, got, err, tt.want, tt.fails)
+			}
+		})
 	}
 }

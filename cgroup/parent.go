@@ -22,6 +22,9 @@ var ErrParentInUse = errors.New("still in use")
 // is for the end of a clean stop, once every jail is gone; the Manager must
 // not be used afterwards.
 func (m *Manager) RemoveParent() error {
+	if m.own {
+		return nil // the unit's group, with this process in its leaf
+	}
 	dirs := m.b.parentDirs()
 	var busy []string
 	for _, dir := range dirs {

@@ -251,9 +251,12 @@ func rlWaitEmpty(list func() []string, d time.Duration) []string {
 // server proper, see inner) and waits for it.
 type rlServer struct {
 	*Server
-	u        *rootlessUser
-	killed   bool // the test SIGKILLed it: no exit status to check
-	reported bool // stop's problems were reported already
+	u      *rootlessUser
+	killed bool // the test SIGKILLed it: no exit status to check
+	// cgroupDir, when set, is the cgroup2 group the server is born in
+	// instead of the user's delegated one.
+	cgroupDir string
+	reported  bool // stop's problems were reported already
 }
 
 // start starts a server as the user, in the cgroup2 group delegated to
@@ -262,7 +265,14 @@ type rlServer struct {
 // may run at a time (they share the state dir).
 func (ru *rootlessUser) start(t *testing.T, env ...string) *rlServer {
 	t.Helper()
-	s := &rlServer{Server: &Server{StateDir: ru.StateDir, CgroupParent: ru.Parent, IDBase: ru.SubStart}, u: ru}
+	return ru.startIn(t, "", env...)
+}
+
+// startIn is start with the server born in the cgroup2 group dir (none:
+// the user's delegated group).
+func (ru *rootlessUser) startIn(t *testing.T, dir string, env ...string) *rlServer {
+	t.Helper()
+	s := &rlServer{Server: &Server{StateDir: ru.StateDir, CgroupParent: ru.Parent, IDBase: ru.SubStart}, u: ru, cgroupDir: dir}
 	var err error
 	for range 5 {
 		if err = s.launch(env); !errors.Is(err, errAddrInUse) {
@@ -313,7 +323,11 @@ func (s *rlServer) launch(extra []string) error {
 		// An empty Groups clears the supplementary groups (setgroups(0)).
 		Credential: &syscall.Credential{Uid: uint32(ru.UID), Gid: uint32(ru.GID), Groups: []uint32{}},
 	}
-	if dir := ru.cgroup2Dir(); dir != "" {
+	dir := ru.cgroup2Dir()
+	if s.cgroupDir != "" {
+		dir = s.cgroupDir
+	}
+	if dir != "" {
 		// Born in the delegated group (clone3 CLONE_INTO_CGROUP), as root
 		// would place it: echo PID > dir/cgroup.procs.
 		f, err := os.Open(dir)

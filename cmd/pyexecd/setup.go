@@ -83,6 +83,11 @@ func runSetup(args, env []string, stdout, stderr io.Writer) int {
 	if o.CgroupParent == "" {
 		o.CgroupParent = cfg.Jail.CgroupParent
 	}
+	if o.CgroupParent == cgroup.SelfParent {
+		// The unit's own group is systemd's to delegate; setup delegates
+		// the default parent for a server started outside systemd.
+		o.CgroupParent = configs.Defaults().Jail.CgroupParent
+	}
 	o.SetupDir = cfg.Jail.SetupDir
 	o.Reserved = []idSpan{{cfg.Jail.HostIDBase, cfg.Jail.HostIDCount}}
 	o.Interps = interpreters.Options{Roots: cfg.Interpreters.Roots, Paths: cfg.Interpreters.Paths,
@@ -200,7 +205,14 @@ func doSetup(ctx context.Context, o setupOptions, out *setupLog, stdout io.Write
 	if err != nil {
 		return err
 	}
-	unit, err := deploy.RootlessUnit(o.User, command, o.CgroupParent)
+	// On v2 the unit's own group (Delegate=yes) is the parent: the
+	// server's processes and its jails' groups are then all below one
+	// group the user may write, as the kernel requires to move a task.
+	unitParent := o.CgroupParent
+	if cgroup.DetectMode() == cgroup.ModeUnified {
+		unitParent = cgroup.SelfParent
+	}
+	unit, err := deploy.RootlessUnit(o.User, command, unitParent)
 	if err != nil {
 		return err
 	}
@@ -214,7 +226,7 @@ func doSetup(ctx context.Context, o setupOptions, out *setupLog, stdout io.Write
 		dir := "/sys/fs/cgroup/" + o.CgroupParent
 		out.say("cgroups, v2: the kernel lets a process move tasks only between groups below one whose cgroup.procs it "+
 			"may write: the server must run inside %s (as root: echo PID > %s/cgroup.procs) or, better, be started by "+
-			"systemd from the unit below, whose Delegate=yes hands it a group of its own", dir, dir)
+			"systemd from the unit below, whose Delegate=yes hands it a group of its own (jail.cgroup_parent self)", dir, dir)
 	}
 	if !uidmap {
 		out.say("NOT READY: newuidmap/newgidmap are missing: apt-get install uidmap (or run setup with --install-deps)")
