@@ -121,12 +121,13 @@ pass_root() {
 # root: each test makes a throw-away user, `pyexecd setup --user` delegates
 # it a cgroup2 group and makes the interpreters readable, and the server
 # runs as that user (limits, OOM, fork bomb, timeout, 200 mixed runs,
-# SIGKILL of the server and of its launcher, per-user budgets),
+# SIGKILL of the server and of its launcher, per-user budgets, the
+# server in a group handed to it as systemd's Delegate=yes does),
 # then --undo. The tests check their own leftovers; the pass checks the
 # jail ranges too.
 pass_rootless() {
 	step rootless/e2e "$REPO/test" "$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
-		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets)$'
+		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets|TestRootlessOwnGroup)$'
 	leftovers rootless/leftovers
 }
 
