@@ -33,6 +33,7 @@ type Config struct {
 	Pool         PoolConfig        `mapstructure:"pool"`
 	Zygote       ZygoteConfig      `mapstructure:"zygote"`
 	Deps         DepsConfig        `mapstructure:"deps"`
+	Results      ResultsConfig     `mapstructure:"results"`
 	Sessions     SessionsConfig    `mapstructure:"sessions"`
 }
 
@@ -439,6 +440,7 @@ func Defaults() Config {
 			InstallMemoryMB:   1024,
 			InstallDiskMB:     2048,
 		},
+		Results: defaultResults(),
 	}
 }
 

@@ -56,6 +56,7 @@ func (c Config) Validate() error {
 	c.Pool.validate(&p)
 	c.Zygote.validate(&p)
 	c.Deps.validate(&p)
+	c.Results.validate(&p)
 	c.Sessions.validate(&p)
 	c.validateRecords(&p)
 	c.validateBudget(&p)

@@ -19,6 +19,10 @@
 #   -p CMD  run CMD with /bin/sh -c first; a failing one ends the run
 #   -d DIR  a dependency layer: added like site-packages (its .pth files
 #           run), ahead of the interpreter's own site-packages
+#   -D N:B  offer at most N display items of B bytes together (rich forms
+#           of the last expression, matplotlib figures); see _Out
+#   -o GLOB -O N:B  send back the files of /work GLOB matches (repeated),
+#           at most N of B bytes together
 import sys
 import os
 
@@ -45,18 +49,21 @@ def _pdeathsig():
 
 
 def _report(fd, **fields):
-    # A None value is sent as the field name with a "!" suffix.
+    # A None value is sent as the field name with a "!" suffix. What the
+    # run offers to show (_Out) comes first, as repeated fields.
     if fd < 0:
         return
-    out = []
+    out = _Out.fields()
     for k, v in fields.items():
         if v is None:
             out.append(b"%s! 0\n" % k.encode())
             continue
         b = str(v).encode("utf-8", "surrogateescape")
         out.append(b"%s %d\n%s" % (k.encode(), len(b), b))
+    view = memoryview(b"".join(out) + b"end 0\n")
     try:
-        os.write(fd, b"".join(out) + b"end 0\n")
+        while view:
+            view = view[os.write(fd, view):]
         os.close(fd)
     except OSError:
         pass
@@ -133,6 +140,7 @@ def _exec_code(g, path, src, eval_last, fd):
             value = None
             if last is not None:
                 value = eval(compile(last, path, "eval", dont_inherit=True), g)
+                _display(value)
             _report(fd, result=None if value is None else repr(value))
         else:
             exec(compile(src, path, "exec", dont_inherit=True), g)
@@ -231,7 +239,7 @@ def _warm(fd):
     # Everything before the request is start-up; the request sets what
     # `python /work/ENTRY` would have started with.
     argv, env = [], {}
-    eval_last, pre, layers = False, [], []
+    eval_last, pre, layers, outs = False, [], [], []
     for name, value in _read_fields(fd):
         if name == "entry":
             argv.insert(0, value)
@@ -246,9 +254,294 @@ def _warm(fd):
             pre.append(value)
         elif name == "layer":
             layers.append(value)
+        elif name == "disp":
+            _display_setup(value)
+        elif name == "out":
+            outs.append(value)
+        elif name == "outmax":
+            _files_setup(outs, value)
     os.environ.clear()
     os.environ.update(env)
     return argv, eval_last, pre, layers
+
+# ---- what a run shows and leaves: rich results, figures, output files ----
+# Sent with the report as repeated fields of raw bytes (the server encodes
+# them): "display" = "<mime>\n<data>" per item, "file" = "<path>\0<data>"
+# per output file, then "display_dropped" and "files_dropped" counts of
+# what went past the request's bounds. The helpers keep no per-run state
+# outside _Out, so a session's cell loop can use them too: _display_setup
+# and _files_setup once, then per cell _display(value) for the last
+# expression and _Out.fields() (figures still open, files, counts; it
+# starts the next cell afresh) for the fields to send.
+_RICH = (("_repr_png_", "image/png"), ("_repr_svg_", "image/svg+xml"), ("_repr_html_", "text/html"),
+         ("_repr_markdown_", "text/markdown"), ("_repr_json_", "application/json"))
+
+
+class _Out:
+    max_items = 0   # display items one run (cell) may offer; 0: none
+    max_bytes = 0   # their data's bytes together
+    items = []      # [(mime, bytes)]
+    used = 0
+    dropped = 0
+    hooked = False
+    patterns = []   # output file globs, split at "/"
+    max_files = 0
+    max_file_bytes = 0
+    files = []      # [(path, bytes)]
+    files_dropped = 0
+
+    @staticmethod
+    def fields():
+        _display_figures()
+        _collect_files()
+        out = []
+        for name, value in ([(b"display", m.encode() + b"\n" + d) for m, d in _Out.items] +
+                            [(b"file", p.encode("utf-8", "surrogateescape") + b"\0" + d) for p, d in _Out.files]):
+            out.append(b"%s %d\n%s" % (name, len(value), value))
+        for name, n in ((b"display_dropped", _Out.dropped), (b"files_dropped", _Out.files_dropped)):
+            if n:
+                out.append(b"%s %d\n%d" % (name, len(str(n)), n))
+        _Out.items, _Out.used, _Out.dropped, _Out.files, _Out.files_dropped = [], 0, 0, [], 0
+        return out
+
+
+def _bounds(spec):
+    n, _, b = spec.partition(":")
+    return int(n), int(b)
+
+
+def _display_setup(spec):
+    # spec "ITEMS:BYTES". matplotlib is not imported here: a hook waits
+    # for the code to import pyplot (the environment's MPLBACKEND=Agg, set
+    # by the server, keeps it off any display).
+    _Out.max_items, _Out.max_bytes = _bounds(spec)
+    if _Out.max_items > 0 and not _Out.hooked:
+        _Out.hooked = True
+        sys.meta_path.insert(0, _PyplotHook())
+
+
+class _PyplotHook:
+    # Finds nothing itself. When matplotlib.pyplot is first imported, it
+    # wraps the module's loader so that pyplot.show() offers the open
+    # figures (and closes them) instead of showing them; then it leaves.
+    def find_spec(self, name, path=None, target=None):
+        if name != "matplotlib.pyplot":
+            return None
+        try:
+            sys.meta_path.remove(self)
+        except ValueError:
+            pass
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find else None
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or isinstance(loader, type) or not hasattr(loader, "exec_module"):
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module):
+            run(module)
+
+            def show(*args, **kwargs):
+                _display_figures()
+            show.__doc__ = getattr(module.show, "__doc__", None)
+            module.show = show
+        loader.exec_module = exec_module
+        return spec
+
+
+def _display_add(mime, data):
+    if len(_Out.items) >= _Out.max_items or _Out.used + len(data) > _Out.max_bytes:
+        _Out.dropped += 1
+        return
+    _Out.items.append((mime, data))
+    _Out.used += len(data)
+
+
+def _display_full():
+    if len(_Out.items) >= _Out.max_items:
+        _Out.dropped += 1
+        return True
+    return False
+
+
+def _png(fig):
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _display_figures():
+    # The figures pyplot holds open, as PNG, then closed (as a notebook's
+    # inline backend does at the end of a cell). Nothing without pyplot.
+    helpers = sys.modules.get("matplotlib._pylab_helpers")
+    if helpers is None or _Out.max_items <= 0:
+        return
+    try:
+        managers = helpers.Gcf.get_all_fig_managers()
+    except Exception:
+        return
+    for m in managers:
+        if _display_full():
+            continue
+        try:
+            _display_add("image/png", _png(m.canvas.figure))
+        except Exception:
+            pass
+    try:
+        helpers.Gcf.destroy_all()
+    except Exception:
+        pass
+
+
+def _display(value):
+    # The rich forms a value offers, as a notebook shows them: PNG, SVG,
+    # HTML, Markdown, JSON (a method that fails or returns None offers
+    # nothing). A matplotlib Figure pyplot does not hold comes as PNG.
+    if value is None or _Out.max_items <= 0 or isinstance(value, type):
+        return
+    try:
+        if getattr(value, "_pyexec_no_such_attribute_", None) is not None:
+            return  # it claims every attribute (a mock): ask it nothing
+    except Exception:
+        return
+    figure = sys.modules.get("matplotlib.figure")
+    if figure is not None and isinstance(value, figure.Figure):
+        try:
+            if getattr(value.canvas, "manager", None) is None and not _display_full():
+                _display_add("image/png", _png(value))
+        except Exception:
+            pass
+        return
+    for name, mime in _RICH:
+        try:
+            method = getattr(value, name, None)
+            if not callable(method):
+                continue
+            data = method()
+            if isinstance(data, tuple) and len(data) == 2:
+                data = data[0]  # (data, metadata)
+            if data is None:
+                continue
+            if mime == "application/json":
+                import json
+                b = json.dumps(data).encode()
+            elif mime == "image/png":
+                if isinstance(data, str):
+                    import binascii
+                    b = binascii.a2b_base64(data)  # IPython takes base64 text too
+                elif isinstance(data, (bytes, bytearray)):
+                    b = bytes(data)
+                else:
+                    continue
+            else:
+                if isinstance(data, bytes):
+                    data = data.decode("utf-8", "replace")
+                if not isinstance(data, str):
+                    continue
+                b = data.encode("utf-8", "replace")
+        except Exception:
+            continue
+        _display_add(mime, b)
+
+
+def _files_setup(patterns, spec):
+    _Out.patterns = [p.split("/") for p in patterns]
+    _Out.max_files, _Out.max_file_bytes = _bounds(spec)
+
+
+def _glob(pat, parts, fnmatch, prefix=False):
+    # pat matches the path parts ("**": any number of them); with prefix,
+    # whether a path below the directory parts could match.
+    while True:
+        if not parts:
+            return prefix or not pat or pat == ["**"]
+        if not pat:
+            return False
+        if pat[0] == "**":
+            return prefix or any(_glob(pat[1:], parts[i:], fnmatch) for i in range(len(parts) + 1))
+        if not fnmatch(parts[0], pat[0]):
+            return False
+        pat, parts = pat[1:], parts[1:]
+
+
+def _collect_files():
+    # The regular files of /work the patterns match, read by descriptor
+    # from /work down: no link is followed, nothing but regular files is
+    # opened. Past the bounds a file is counted, not read.
+    if not _Out.patterns:
+        return
+    from fnmatch import fnmatchcase
+    import stat
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    seen = [0]
+
+    def walk(dfd, rel, depth):
+        try:
+            names = sorted(os.listdir(dfd))
+        except OSError:
+            return
+        for name in names:
+            seen[0] += 1
+            if seen[0] > 100000:
+                return
+            parts = rel + [name]
+            try:
+                st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if depth < 64 and any(_glob(p, parts, fnmatchcase, True) for p in _Out.patterns):
+                    try:
+                        sub = os.open(name, flags | os.O_DIRECTORY, dir_fd=dfd)
+                    except OSError:
+                        continue
+                    try:
+                        walk(sub, parts, depth + 1)
+                    finally:
+                        os.close(sub)
+                continue
+            if not stat.S_ISREG(st.st_mode) or not any(_glob(p, parts, fnmatchcase) for p in _Out.patterns):
+                continue
+            room = _Out.max_file_bytes - sum(len(d) for _, d in _Out.files)
+            if len(_Out.files) >= _Out.max_files or st.st_size > room:
+                _Out.files_dropped += 1
+                continue
+            try:
+                fd = os.open(name, flags | os.O_NONBLOCK, dir_fd=dfd)
+            except OSError:
+                continue
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    continue
+                chunks, n = [], 0
+                while n <= room:
+                    b = os.read(fd, min(1 << 20, room + 1 - n))
+                    if not b:
+                        break
+                    chunks.append(b)
+                    n += len(b)
+            except OSError:
+                continue
+            finally:
+                os.close(fd)
+            if n > room:
+                _Out.files_dropped += 1  # it grew past the bound meanwhile
+                continue
+            _Out.files.append(("/".join(parts), b"".join(chunks)))
+    try:
+        top = os.open("/work", flags | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        walk(top, [], 0)
+    finally:
+        os.close(top)
 
 # ---- zygote mode ---------------------------------------------------------
 # The zygote is the init of a template jail: a user namespace of its own
@@ -554,7 +847,7 @@ def _zjoiner():
 
 
 def _zrequest(data):
-    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": []}
+    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": [], "out": []}
     while data:
         head, _, data = data.partition(b"\n")
         name, _, size = head.partition(b" ")
@@ -575,6 +868,8 @@ def _zrequest(data):
             req["pre"].append(value)
         elif name == "layer":
             req["layers"].append(value)
+        elif name == "out":
+            req["out"].append(value)
         else:
             req[name] = value
     return req
@@ -644,6 +939,10 @@ def _zygote(ctl, report, bpf):
 
 def _zexec(req, fd):
     pre, layers, argv = req["pre"], req["layers"], req["argv"]
+    if "disp" in req:
+        _display_setup(req["disp"])
+    if "outmax" in req:
+        _files_setup(req["out"], req["outmax"])
     if pre:
         rc, cmd = _pre_commands(pre)
         if rc != 0:
@@ -912,6 +1211,7 @@ def _slist(fd):
 def _main():
     argv = sys.argv[1:]
     eval_last, fd, pre, layers, warm, zygote, bpf = False, -1, [], [], -1, -1, -1
+    outs = []
     while argv and argv[0] != "--":
         opt = argv.pop(0)
         if opt == "-e":
@@ -932,6 +1232,12 @@ def _main():
             zygote = int(argv.pop(0))
         elif opt == "-s":
             bpf = int(argv.pop(0))
+        elif opt == "-D":
+            _display_setup(argv.pop(0))
+        elif opt == "-o":
+            outs.append(argv.pop(0))
+        elif opt == "-O":
+            _files_setup(outs, argv.pop(0))
     _pdeathsig()
     if zygote >= 0:
         _zygote(zygote, fd, bpf)

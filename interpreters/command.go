@@ -31,6 +31,25 @@ type Run struct {
 	// Layers are directories inside the jail holding installed packages,
 	// added to sys.path like site-packages (their .pth files run).
 	Layers []string
+	// Display bounds the rich results and figures the run offers (see
+	// Report.Display); a zero Count offers none.
+	Display Bounds
+	// OutputFiles are glob patterns relative to WorkDir ("**" spans
+	// directories) of files the run sends back at its end (Report.Files),
+	// within OutputBounds.
+	OutputFiles  []string
+	OutputBounds Bounds
+}
+
+// Bounds cap what a run sends back: a number of items and their bytes
+// together.
+type Bounds struct {
+	Count int
+	Bytes int64
+}
+
+func (b Bounds) String() string {
+	return strconv.Itoa(b.Count) + ":" + strconv.FormatInt(b.Bytes, 10)
 }
 
 // Command returns the argv that runs r with in inside a jail.
@@ -44,6 +63,15 @@ func (in Interpreter) Command(r Run) []string {
 	}
 	for _, d := range r.Layers {
 		argv = append(argv, "-d", d)
+	}
+	if r.Display.Count > 0 {
+		argv = append(argv, "-D", r.Display.String())
+	}
+	if len(r.OutputFiles) > 0 {
+		for _, p := range r.OutputFiles {
+			argv = append(argv, "-o", p)
+		}
+		argv = append(argv, "-O", r.OutputBounds.String())
 	}
 	argv = append(argv, "--", path.Join(WorkDir, r.Entrypoint))
 	return append(argv, r.Args...)
@@ -105,6 +133,15 @@ func EncodeRequest(r Run, env []string) []byte {
 	}
 	for _, d := range r.Layers {
 		field("layer", d)
+	}
+	if r.Display.Count > 0 {
+		field("disp", r.Display.String())
+	}
+	if len(r.OutputFiles) > 0 {
+		for _, p := range r.OutputFiles {
+			field("out", p)
+		}
+		field("outmax", r.OutputBounds.String())
 	}
 	return b
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // Report is what the bootstrap tells about a run, on its own descriptor.
@@ -18,6 +19,28 @@ type Report struct {
 	ErrorLine int
 	// PreCommandFailed is the pre_command that failed, if one did.
 	PreCommandFailed string
+	// Display are the rich results and figures the run offered, in order
+	// (Run.Display); DisplayDropped counts those past its bounds.
+	Display        []DisplayItem
+	DisplayDropped int
+	// Files are the output files the run sent back (Run.OutputFiles);
+	// FilesDropped counts the matching ones past their bounds.
+	Files        []OutputFile
+	FilesDropped int
+}
+
+// DisplayItem is one rich form of a result or a figure: raw data of a
+// MIME type (PNG bytes, SVG or HTML text, JSON text).
+type DisplayItem struct {
+	Mime string
+	Data []byte
+}
+
+// OutputFile is one file of the run's /work: Path is relative to WorkDir
+// as the run reported it (not checked here).
+type OutputFile struct {
+	Path string
+	Data []byte
 }
 
 // ParseReport decodes the bootstrap's report: fields "<name> <len>\n<bytes>"
@@ -64,6 +87,18 @@ func parseOne(b []byte) (Report, []byte, error) {
 			r.ErrorLine, _ = strconv.Atoi(val)
 		case "pre_command_failed":
 			r.PreCommandFailed = val
+		case "display":
+			if mime, data, ok := strings.Cut(val, "\n"); ok {
+				r.Display = append(r.Display, DisplayItem{Mime: mime, Data: []byte(data)})
+			}
+		case "file":
+			if p, data, ok := strings.Cut(val, "\x00"); ok {
+				r.Files = append(r.Files, OutputFile{Path: p, Data: []byte(data)})
+			}
+		case "display_dropped":
+			r.DisplayDropped, _ = strconv.Atoi(val)
+		case "files_dropped":
+			r.FilesDropped, _ = strconv.Atoi(val)
 		}
 	}
 }

@@ -58,6 +58,9 @@ type Config struct {
 	// ZygoteRuns is how many runs one zygote may have at once (each runs
 	// as its own host uid). Zero: 64.
 	ZygoteRuns int
+	// MaxReportBytes caps what a run's report pipe keeps (the bootstrap's
+	// report, with the figures and output files it sends back). Zero: 1 MiB.
+	MaxReportBytes int64
 	// StartThreads is how many jails may be starting at once. Each start
 	// runs on an OS thread locked for the life of the Manager (see
 	// spawner). Zero: 8.
@@ -70,8 +73,9 @@ type Config struct {
 // Config.BaseMounts is nil (those that exist on the host).
 func DefaultBaseMounts() []string {
 	// /etc/alternatives: Debian's /usr/bin links (awk, which, editor, ...)
-	// point into it.
-	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl", "/etc/alternatives"}
+	// point into it. /etc/fonts: fontconfig's settings (matplotlib lists
+	// the fonts with it).
+	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc/ssl", "/etc/alternatives", "/etc/fonts"}
 }
 
 // Manager starts jails. It is safe for concurrent use.

@@ -299,7 +299,7 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		if j.warm {
 			j.reportR = repR // read by StartWarm until the process is ready
 		} else {
-			j.report = newCapture(repR, maxReportBytes, nil)
+			j.report = newCapture(repR, j.m.reportMax(), nil)
 		}
 	}
 	if j.warm && j.extra == nil {

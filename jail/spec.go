@@ -47,6 +47,14 @@ const (
 	maxReportBytes = 1 << 20
 )
 
+// reportMax is what a report pipe keeps (Config.MaxReportBytes).
+func (m *Manager) reportMax() int64 {
+	if m.cfg.MaxReportBytes > 0 {
+		return m.cfg.MaxReportBytes
+	}
+	return maxReportBytes
+}
+
 func (l Limits) withDefaults() Limits {
 	if l.DiskBytes <= 0 {
 		l.DiskBytes = defaultDisk

@@ -37,11 +37,11 @@ func (m *Manager) StartWarm(spec Spec, ready string) (*Jail, error) {
 		return nil, err
 	}
 	if err := j.awaitReady(ready, j.limits.Timeout); err != nil {
-		j.report = newCapture(j.reportR, maxReportBytes, nil)
+		j.report = newCapture(j.reportR, j.m.reportMax(), nil)
 		discard(j)
 		return nil, err
 	}
-	j.report = newCapture(j.reportR, maxReportBytes, nil)
+	j.report = newCapture(j.reportR, j.m.reportMax(), nil)
 	return j, nil
 }
 

@@ -71,12 +71,12 @@ func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error)
 		return nil, err
 	}
 	if err := j.awaitReady(ready, j.limits.Timeout); err != nil {
-		j.report = newCapture(j.reportR, maxReportBytes, nil)
+		j.report = newCapture(j.reportR, m.reportMax(), nil)
 		ours.Close()
 		discard(j)
 		return nil, err
 	}
-	j.report = newCapture(j.reportR, maxReportBytes, nil)
+	j.report = newCapture(j.reportR, m.reportMax(), nil)
 	z := &Zygote{m: m, tmpl: j, ctl: ours, uids: make(chan int, m.cfg.ZygoteRuns), born: time.Now(),
 		disk: spec.Limits.DiskBytes, dead: make(chan struct{})}
 	for k := 0; k < m.cfg.ZygoteRuns; k++ {
@@ -219,7 +219,7 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 	j.stdinW = files[0][1]
 	j.stdout = newCapture(files[1][0], l.MaxOutputBytes, j.flood)
 	j.stderr = newCapture(files[2][0], l.MaxOutputBytes, j.flood)
-	j.report = newCapture(files[3][0], maxReportBytes, nil)
+	j.report = newCapture(files[3][0], z.m.reportMax(), nil)
 	j.status = files[4][0]
 	filesW := files[5][1]
 	cleanups = append(cleanups, func() error {

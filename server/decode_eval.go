@@ -22,6 +22,7 @@ type decoder struct {
 	maxCodeBytes  int64
 	archive       archiveLimits
 	detectImports bool
+	results       ResultLimits
 	// spoolDir is where uploads wait for their job (see spooled).
 	spoolDir string
 }
@@ -98,7 +99,13 @@ func (d *decoder) eval(body []byte) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	outs, err := checkOutputPatterns("output_files", req.OutputFiles)
+	if err != nil {
+		return Job{}, err
+	}
 	return Job{
+		OutputFiles:   outs,
+		Results:       d.results,
 		Interpreter:   interp,
 		Files:         t.files,
 		Entrypoint:    clean,

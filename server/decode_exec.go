@@ -157,7 +157,13 @@ func (d *decoder) metadataJob(md api.Metadata, t *tree) (Job, error) {
 	if err != nil {
 		return Job{}, err
 	}
+	outs, err := checkOutputPatterns("metadata.output_files", md.OutputFiles)
+	if err != nil {
+		return Job{}, err
+	}
 	return Job{
+		OutputFiles:  outs,
+		Results:      d.results,
 		Interpreter:  interp,
 		Files:        t.files,
 		Entrypoint:   entry,

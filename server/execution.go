@@ -41,6 +41,10 @@ type runResult struct {
 	cause    error // context.Cause of the job's context; nil if not cancelled
 	started  time.Time
 	finished time.Time
+	// files are the output files kept (Store.SaveFiles), filesNote what
+	// was left out.
+	files     []api.OutputFile
+	filesNote string
 }
 
 // finishExecution fills a running record from what the Runner returned.
@@ -62,6 +66,8 @@ func finishExecution(e *api.Execution, job Job, r runResult) {
 	}
 	if r.err == nil {
 		fillOutcome(e, job, o)
+		fillDisplay(e, job, o)
+		e.OutputFiles, e.OutputFilesNote = r.files, r.filesNote
 	}
 	switch {
 	case cancelled && errors.Is(r.cause, errShutdown):
@@ -168,5 +174,13 @@ func cloneExecution(e api.Execution) api.Execution {
 	if e.Result != nil {
 		e.Result = append(json.RawMessage(nil), e.Result...)
 	}
+	if e.Display != nil {
+		d := make([]api.DisplayItem, len(e.Display))
+		for i, item := range e.Display {
+			d[i] = api.DisplayItem{Mime: item.Mime, Data: append(json.RawMessage(nil), item.Data...)}
+		}
+		e.Display = d
+	}
+	e.OutputFiles = append([]api.OutputFile(nil), e.OutputFiles...)
 	return e
 }

@@ -1,10 +1,15 @@
 package server
 
 import (
+	"errors"
+	"io"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
+	"path"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/julienschmidt/httprouter"
@@ -94,4 +99,45 @@ func (s *Server) handleKill(w http.ResponseWriter, r *http.Request, ps httproute
 		return
 	}
 	writeJSON(w, http.StatusOK, api.KillResponse{Status: status})
+}
+
+// handleGetFile serves GET /api/v1/executions/:id/files/*path (ours): an
+// output file the record lists (api.OutputFile), its Content-Type by
+// extension (application/octet-stream when unknown), as an attachment
+// that no browser runs (nosniff, a sandboxing CSP).
+func (s *Server) handleGetFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	id, p := ps.ByName("id"), strings.TrimPrefix(ps.ByName("path"), "/")
+	f, entry, err := s.store.OpenFile(id, p)
+	switch {
+	case errors.Is(err, errNoRecord):
+		writeError(w, http.StatusNotFound, "execution not found")
+		return
+	case errors.Is(err, errNoFile):
+		writeError(w, http.StatusNotFound, "execution "+id+" kept no output file "+quoteName(p))
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	defer f.Close()
+	ctype := mime.TypeByExtension(path.Ext(p))
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Content-Length", strconv.FormatInt(entry.Size, 10))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Security-Policy", "sandbox")
+	h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": path.Base(p)}))
+	if entry.SHA256 != "" {
+		h.Set("ETag", `"`+entry.SHA256+`"`)
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := io.CopyN(w, f, entry.Size); err != nil {
+		s.log.Debug("sending an output file", "id", id, "err", err)
+	}
 }

@@ -114,6 +114,9 @@ type Options struct {
 	Enforcement api.Enforcement
 	// AutoDetectImports sets Job.DetectImports on /eval jobs.
 	AutoDetectImports bool
+	// Results bound each run's display items and output files (ours).
+	// Zero: none are sent back.
+	Results ResultLimits
 	// Layers is the cache of installed requirements behind GET
 	// /api/v1/deps and DELETE /api/v1/deps/{key}. If nil, the list is
 	// empty and every key is unknown.

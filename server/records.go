@@ -36,11 +36,18 @@ func openRecords(opts Options) (*recordStore, string, error) {
 			return nil, "", err
 		}
 	}
+	if c.files, err = openFileStore(opts.RecordsDir, opts.Logger); err != nil {
+		if c.disk != nil {
+			c.disk.Close()
+		}
+		return nil, "", err
+	}
 	store, err := newRecordStore(c)
 	if err != nil {
 		if c.disk != nil {
 			c.disk.Close()
 		}
+		c.files.Close()
 		return nil, "", err
 	}
 	if n := store.Len(); n > 0 {

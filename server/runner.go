@@ -77,6 +77,10 @@ type Job struct {
 	DetectImports bool
 	EvalLastExpr  bool
 	Limits        Limits
+	// OutputFiles are the request's output_files patterns (checked), and
+	// Results the bounds of what the run sends back (Options.Results).
+	OutputFiles []string
+	Results     ResultLimits
 
 	// archive is an /exec upload as it arrived, until the job starts:
 	// Files is empty until then (decoder.loadFiles).
@@ -130,6 +134,14 @@ type Outcome struct {
 	Result    *string
 	ErrorType string
 	ErrorLine int // 0 = unknown
+
+	// Display are the rich results and figures the run offered, Files
+	// the output files it sent back (Job.OutputFiles), each with the
+	// count of those it left out past Job.Results.
+	Display        []DisplayData
+	DisplayDropped int
+	Files          []FileData
+	FilesDropped   int
 
 	CPU           time.Duration
 	MemoryPeak    int64

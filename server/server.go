@@ -69,6 +69,7 @@ func New(opts Options, runner Runner, interps Interpreters) (*Server, error) {
 			maxCodeBytes:  opts.MaxCodeBytes,
 			archive:       archiveLimits{maxBytes: opts.MaxRequestBytes, maxEntries: opts.MaxArchiveEntries},
 			detectImports: opts.AutoDetectImports,
+			results:       opts.Results,
 			spoolDir:      spool,
 		},
 		store:     store,
@@ -157,6 +158,9 @@ func (s *Server) execute(t *task) api.Execution {
 	if err != nil && res.cause == nil {
 		s.log.Error("runner failed", "id", id, "err", err)
 	}
+	if err == nil {
+		res.files, res.filesNote = s.keepFiles(t.job, out)
+	}
 	// The record is there: the store never evicts unfinished records.
 	final, durable, _ := s.store.Update(id, func(e *api.Execution) { finishExecution(e, t.job, res) })
 	<-durable // a final record is on disk before anyone sees it final
@@ -237,6 +241,7 @@ func (s *Server) routes() http.Handler {
 	r.POST("/api/v1/exec/async", s.handleExecAsync)
 	r.GET("/api/v1/executions/:id", s.handleGetExecution)
 	r.GET("/api/v1/executions/:id/events", s.handleEvents)
+	r.GET("/api/v1/executions/:id/files/*path", s.handleGetFile)
 	r.DELETE("/api/v1/executions/:id", s.handleKill)
 	r.GET("/api/v1/interpreters", s.handleInterpreters)
 	r.GET("/api/v1/deps", s.adminOnly(s.handleListLayers))

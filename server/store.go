@@ -21,6 +21,7 @@ type storeConfig struct {
 	ttl      time.Duration // how long a finished record is kept
 	now      func() time.Time
 	disk     *diskStore // nil: every record is kept in memory
+	files    *fileStore // the records' output files; nil: none are kept
 	log      *slog.Logger
 }
 
@@ -50,6 +51,7 @@ type entry struct {
 	size     int64     // recordSize, once finished
 	seq      uint64    // the last write handed to the disk
 	file     bool      // its output is in a file of the disk
+	outFiles bool      // it has output files in s.files
 }
 
 type finishedRef struct {
@@ -70,10 +72,18 @@ func newRecordStore(c storeConfig) (*recordStore, error) {
 		return nil, err
 	}
 	for _, l := range loaded {
-		e := &entry{finished: true, status: l.rec.Status, at: l.at, size: l.size, file: l.file}
+		e := &entry{finished: true, status: l.rec.Status, at: l.at, size: l.size, file: l.file,
+			outFiles: len(l.rec.OutputFiles) > 0}
 		s.records[l.rec.ExecutionID] = e
 		s.finished = append(s.finished, finishedRef{id: l.rec.ExecutionID, at: l.at})
 		s.bytes += l.size
+	}
+	if c.files != nil {
+		keep := map[string]bool{}
+		for id, e := range s.records {
+			keep[id] = e.outFiles
+		}
+		c.files.removeOrphans(keep)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -157,6 +167,7 @@ func (s *recordStore) finishLocked(id string, en *entry) {
 	en.status = en.rec.Status
 	en.at = s.now()
 	en.size = recordSize(*en.rec)
+	en.outFiles = len(en.rec.OutputFiles) > 0
 	s.finished = append(s.finished, finishedRef{id: id, at: en.at})
 	s.bytes += en.size
 	s.fitBytesLocked(id)
@@ -278,10 +289,14 @@ func (s *recordStore) Close() error {
 	}
 	s.closed = true
 	s.mu.Unlock()
-	if s.disk == nil {
-		return nil
+	var err error
+	if s.files != nil {
+		err = s.files.Close()
 	}
-	return s.disk.Close()
+	if s.disk == nil {
+		return err
+	}
+	return errors.Join(s.disk.Close(), err)
 }
 
 func (s *recordStore) expireLocked() {
@@ -324,6 +339,9 @@ func (s *recordStore) dropLocked(id string) bool {
 	}
 	delete(s.records, id)
 	s.bytes -= en.size
+	if en.outFiles && s.files != nil {
+		s.files.remove(id)
+	}
 	if s.disk != nil {
 		s.disk.remove(id, en.file)
 	}
@@ -344,5 +362,12 @@ const recordOverhead = 1 << 10
 
 // recordSize is what a finished record counts against maxBytes.
 func recordSize(e api.Execution) int64 {
-	return int64(len(e.Stdout)+len(e.Stderr)+len(e.Error)+len(e.ErrorType)+len(e.Result)) + recordOverhead
+	n := int64(len(e.Stdout)+len(e.Stderr)+len(e.Error)+len(e.ErrorType)+len(e.Result)) + recordOverhead
+	for _, d := range e.Display {
+		n += int64(len(d.Data))
+	}
+	for _, f := range e.OutputFiles {
+		n += f.Size
+	}
+	return n
 }

@@ -45,6 +45,9 @@ type EvalRequest struct {
 	EvalLastExpr    bool    `json:"eval_last_expr,omitempty"`
 	RequirementsTxt string  `json:"requirements_txt,omitempty"`
 	Config          *Config `json:"config,omitempty"`
+	// OutputFiles (ours) are glob patterns relative to /work ("**" spans
+	// directories) of files to keep with the record (Execution.OutputFiles).
+	OutputFiles []string `json:"output_files,omitempty"`
 }
 
 // Metadata is the JSON "metadata" part of POST /api/v1/exec/sync and /exec/async.
@@ -58,6 +61,8 @@ type Metadata struct {
 	EnvVars         []string `json:"env_vars,omitempty"`
 	ScriptArgs      []string `json:"script_args,omitempty"`
 	Config          *Config  `json:"config,omitempty"`
+	// OutputFiles (ours): as EvalRequest.OutputFiles.
+	OutputFiles []string `json:"output_files,omitempty"`
 }
 
 // Usage is what the jail's cgroup measured.
@@ -95,6 +100,13 @@ type Execution struct {
 	PythonVersion   string `json:"python_version,omitempty"`
 	Usage           *Usage `json:"usage,omitempty"`
 	QueuedMS        int64  `json:"queued_ms"`
+
+	// ours (display.go): rich results and figures; the files the request's
+	// output_files kept. A note says what went past the server's bounds.
+	Display         []DisplayItem `json:"display,omitempty"`
+	DisplayNote     string        `json:"display_note,omitempty"`
+	OutputFiles     []OutputFile  `json:"output_files,omitempty"`
+	OutputFilesNote string        `json:"output_files_note,omitempty"`
 }
 
 // ResultString returns the repr() of the last expression and true, or ""

@@ -142,10 +142,12 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
 		SandboxUID: cfg.Jail.SandboxUID, Mounts: interps.Mounts(),
 		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
-		Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+		Files:        readOnlyFiles(),
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		AllowInotify: cfg.Jail.AllowInotify,
-		Network:      netConfig(cfg),
+		// Figures and output files come back on the report channel.
+		MaxReportBytes: cfg.Results.ReportBytes(),
+		Network:        netConfig(cfg),
 		// Rootless on v1, a run's pid 1 joins its cgroup only with the
 		// server's uid (see jail.Config).
 		ZygoteCgroupJoiner: w.rootless && cg.Mode() != cgroup.ModeUnified,
@@ -215,6 +217,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		MaxCodeBytes:      int64(cfg.Server.MaxCodeKB) << 10,
 		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
 		AutoDetectImports: cfg.Execution.AutoDetectImports,
+		Results:           resultLimits(cfg.Results),
 		Version:           version,
 		Enforcement:       networkHealth(enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff), cfg.Limits.AllowNetwork, jails.NetworkStatus(), netConfig(cfg)),
 		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },

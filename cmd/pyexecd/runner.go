@@ -42,6 +42,11 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 	run := interpreters.Run{
 		Entrypoint: job.Entrypoint, Args: job.Args,
 		EvalLastExpr: job.EvalLastExpr, PreCommands: job.PreCommands,
+		Display: interpreters.Bounds{Count: job.Results.DisplayItems, Bytes: job.Results.DisplayBytes},
+	}
+	if len(job.OutputFiles) > 0 {
+		run.OutputFiles = job.OutputFiles
+		run.OutputBounds = interpreters.Bounds{Count: job.Results.Files, Bytes: job.Results.FileBytes}
 	}
 	defer layer.release()
 	run.Layers = layer.paths()
@@ -132,6 +137,13 @@ func outcome(job server.Job, in interpreters.Interpreter, res jail.Result, log *
 		return out
 	}
 	out.ErrorType, out.ErrorLine = rep.ErrorType, rep.ErrorLine
+	for _, d := range rep.Display {
+		out.Display = append(out.Display, server.DisplayData{Mime: d.Mime, Data: d.Data})
+	}
+	for _, f := range rep.Files {
+		out.Files = append(out.Files, server.FileData{Path: f.Path, Data: f.Data})
+	}
+	out.DisplayDropped, out.FilesDropped = rep.DisplayDropped, rep.FilesDropped
 	if job.EvalLastExpr && rep.Finished && rep.ErrorType == "" {
 		out.HasResult, out.Result = true, rep.Result
 	}
@@ -147,7 +159,10 @@ const (
 // jobEnv is the environment of user code: a sane base that the request's
 // env_vars may override.
 func jobEnv(in interpreters.Interpreter, user []string) []string {
-	env := []string{"PATH=" + in.Path(), "HOME=" + baseHome, "LANG=" + baseLang, "USER=sandbox", "TMPDIR=/tmp"}
+	// MPLBACKEND: matplotlib draws off-screen (its figures come back as
+	// display items, see the bootstrap's _Out).
+	env := []string{"PATH=" + in.Path(), "HOME=" + baseHome, "LANG=" + baseLang, "USER=sandbox", "TMPDIR=/tmp",
+		"MPLBACKEND=Agg"}
 	seen := map[string]int{}
 	for i, kv := range env {
 		k, _, _ := strings.Cut(kv, "=")
