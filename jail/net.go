@@ -78,7 +78,8 @@ func findNetHelper(cfg NetConfig) (string, error) {
 	}
 	path, err := exec.LookPath(name)
 	if err != nil {
-		return "", fmt.Errorf("%w: the NAT helper %q was not found (install Debian's passt package, or set jail.network.helper)", ErrNoNetwork, name)
+		// The name only: the message reaches clients.
+		return "", fmt.Errorf("%w: the NAT helper %q was not found (install Debian's passt package, or set jail.network.helper)", ErrNoNetwork, filepath.Base(name))
 	}
 	if path, err = filepath.Abs(path); err != nil {
 		return "", fmt.Errorf("%w: NAT helper: %w", ErrNoNetwork, err)

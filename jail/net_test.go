@@ -7,7 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -227,7 +231,7 @@ func TestNetworkAllowCIDR(t *testing.T) {
 func TestNetworkNoHelper(t *testing.T) {
 	e := testEnv(t)
 	m := newNetManager(t, "pyexec-nonet-test", jail.NetConfig{Helper: "/nonexistent/pasta"})
-	if err := m.NetworkStatus(); !errors.Is(err, jail.ErrNoNetwork) || !strings.Contains(err.Error(), "/nonexistent/pasta") {
+	if err := m.NetworkStatus(); !errors.Is(err, jail.ErrNoNetwork) || !strings.Contains(err.Error(), `"pasta" was not found`) {
 		t.Fatalf("NetworkStatus: %v", err)
 	}
 	spec := e.python(t, "3.12", "print('x')")
@@ -238,5 +242,50 @@ func TestNetworkNoHelper(t *testing.T) {
 	spec.Network = false
 	if res, err := m.Run(context.Background(), spec); err != nil || string(res.Stdout) != "x\n" {
 		t.Fatalf("run without network: %+v %v", res, err)
+	}
+}
+
+// TestNetSweep: a NAT helper whose server died without killing it (its
+// record left in the state dir) is killed by the next Manager's start;
+// a record whose pid now belongs to another process is only removed.
+func TestNetSweep(t *testing.T) {
+	requireJail(t)
+	const name = "pyexec-netsweep-test"
+	state := "/run/" + name
+	if err := os.MkdirAll(filepath.Join(state, "net"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stray := exec.Command("/bin/sleep", "100")
+	if err := stray.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Process.Kill()
+	var stat string
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", stray.Process.Pid)); err == nil {
+		stat = string(b)
+	}
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	records := map[string]string{
+		"jdead":   fmt.Sprintf("%d %s\n", stray.Process.Pid, f[19]),
+		"jreused": fmt.Sprintf("%d 1\n", os.Getpid()), // this process: another start time
+	}
+	for id, rec := range records {
+		if err := os.WriteFile(filepath.Join(state, "net", id), []byte(rec), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newNetManager(t, name, jail.NetConfig{})
+	done := make(chan error, 1)
+	go func() { done <- stray.Wait() }()
+	select {
+	case err := <-done:
+		if ws, ok := stray.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+			t.Errorf("the stray helper ended with %v, want SIGKILL", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stray helper survived the sweep")
+	}
+	if left, _ := os.ReadDir(filepath.Join(state, "net")); len(left) > 0 {
+		t.Errorf("records left: %v", left)
 	}
 }
