@@ -127,7 +127,7 @@ pass_root() {
 # jail ranges too.
 pass_rootless() {
 	step rootless/e2e "$REPO/test" "$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
-		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets|TestRootlessOwnGroup)$'
+		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets|TestRootlessOwnGroup|TestRootlessHostile)$'
 	leftovers rootless/leftovers
 }
 
