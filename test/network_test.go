@@ -84,7 +84,21 @@ func networkOn() *api.Config { return &api.Config{NetworkDisabled: ptr(false)} }
 // from the host.
 func TestNetworkMatrix(t *testing.T) {
 	o := jailtest.NewOutside(t)
-	s := netServer(t, o)
+	networkMatrix(t, netServer(t, o), o)
+}
+
+// TestNetworkRootless: the same from a rootless server's runs (the NAT
+// helper runs as an id of the user's range, in the user's namespace).
+func TestNetworkRootless(t *testing.T) {
+	o := jailtest.NewOutside(t)
+	ru := newRootlessUser(t)
+	s := ru.start(t, netServerEnv(o)...)
+	networkMatrix(t, s.Server, o) // its stop checks that no process of the user's range is left
+}
+
+// networkMatrix runs the reach matrix on s (its runs resolve through o).
+func networkMatrix(t *testing.T, s *Server, o *jailtest.Outside) {
+	t.Helper()
 	const name = "probe.pyexec-e2e.example"
 	o.ServeDNS(t, name+".", o.Addr)
 	serverPort := strings.TrimPrefix(s.URL, "http://127.0.0.1:")
