@@ -35,6 +35,8 @@ Each call starts from scratch: variables, imports and files do not persist betwe
 
 The result holds the program's stdout and stderr, each as text, and, like a notebook cell, the repr() of the last line when that line is an expression (so "import math\nmath.factorial(20)" returns result: 2432902008176640000 without a print). When the program raises, exits with a non-zero status, or hits a limit, the result is marked as an error and holds the traceback or the reason.
 
+Figures: matplotlib figures still open when the program ends, or passed to plt.show(), come back as PNG images (when the server's Python has matplotlib; it draws off-screen, so plt.show() never blocks). When the last expression has rich forms (_repr_html_, _repr_markdown_, _repr_svg_, _repr_json_, _repr_png_, as in a notebook), they come back too: PNG as an image, the others as text.
+
 Third-party packages: imports are detected and installed automatically when the server can; name others (or pin versions) in "requirements". Prefer the standard library when it is enough.`,
 	Annotations: &mcp.ToolAnnotations{
 		Title:           "Run Python",
@@ -141,12 +143,28 @@ func recordResult(rec *api.Execution) *mcp.CallToolResult {
 	return &mcp.CallToolResult{Content: content, IsError: why != ""}
 }
 
-// richContent is where a record's rich outputs become MCP content: when
-// records carry figures and rich results (a display list of
-// {"mime", "data"}), each image/png or image/svg+xml entry becomes an
-// &mcp.ImageContent{MIMEType: mime, Data: decoded bytes}, and text/html or
-// text/markdown a text content. Records have none yet.
-func richContent(*api.Execution) []mcp.Content { return nil }
+// richContent is a record's display list as MCP content: each image/png
+// (a figure, a _repr_png_) an image content; SVG, HTML, Markdown and JSON
+// a text content naming its type; then the note on what the server left
+// out, if any.
+func richContent(rec *api.Execution) []mcp.Content {
+	var out []mcp.Content
+	for _, d := range rec.Display {
+		b, err := d.Bytes()
+		if err != nil {
+			continue
+		}
+		if d.Mime == api.MimePNG {
+			out = append(out, &mcp.ImageContent{MIMEType: d.Mime, Data: b})
+			continue
+		}
+		out = append(out, &mcp.TextContent{Text: d.Mime + ":\n" + string(b)})
+	}
+	if rec.DisplayNote != "" {
+		out = append(out, &mcp.TextContent{Text: "note: " + rec.DisplayNote})
+	}
+	return out
+}
 
 // failure says why a record is a failed run, or "" when its code ran to
 // its end with exit code 0.

@@ -6,6 +6,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pyexec/pyexec/client/api"
 )
@@ -282,6 +285,46 @@ func TestDisplay(t *testing.T) {
 				t.Errorf("cold: zygote %d, pool %d runs, want none", z1-z0, p1-p0)
 			}
 		})
+	}
+}
+
+// TestDisplayMCP: run_python over /mcp (the official Go SDK's client)
+// returns a figure as image content and an HTML result as text.
+func TestDisplayMCP(t *testing.T) {
+	version := systemMatplotlib(t)
+	s := startServer(t, append([]string{"PYEXEC_ZYGOTE_EAGER=" + version}, systemOnly...)...)
+	c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	code := plotCode + "class H:\n    def _repr_html_(self):\n        return '<i>rich</i>'\nH()\n"
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": code, "python_version": version}})
+	if err != nil {
+		t.Fatalf("run_python: %v", err)
+	}
+	if res.IsError {
+		t.Fatalf("run_python failed: %s", toolTexts(res))
+	}
+	var images int
+	var html bool
+	for _, c := range res.Content {
+		switch c := c.(type) {
+		case *mcp.ImageContent:
+			images++
+			img, format, err := image.Decode(bytes.NewReader(c.Data))
+			if err != nil || format != "png" || c.MIMEType != api.MimePNG || img.Bounds().Size() != (image.Point{640, 480}) {
+				t.Errorf("image content %s: %v %q %v", c.MIMEType, err, format, img)
+			}
+		case *mcp.TextContent:
+			html = html || c.Text == "text/html:\n<i>rich</i>"
+		}
+	}
+	if images != 1 || !html || !strings.Contains(toolTexts(res), "stdout:\ndrawn") {
+		t.Errorf("%d images, html %v, texts %s", images, html, toolTexts(res))
 	}
 }
 

@@ -1,0 +1,44 @@
+package mcptools
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// TestRecordResultDisplay: a record's figures become image content, its
+// other rich results text naming their type, its display note a text.
+func TestRecordResultDisplay(t *testing.T) {
+	png := []byte("\x89PNG\r\n\x1a\nfake")
+	item := func(mime string, data []byte) api.DisplayItem {
+		d, err := api.NewDisplayItem(mime, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	rec := api.Execution{Status: api.StatusCompleted, ExitCode: intp(0), Result: json.RawMessage(`"Rich()"`),
+		Display: []api.DisplayItem{item(api.MimePNG, png), item(api.MimeHTML, []byte("<b>x</b>")),
+			item(api.MimeJSON, []byte(`{"a":1}`))},
+		DisplayNote: "1 display item(s) left out"}
+	res := recordResult(&rec)
+	if res.IsError || len(res.Content) != 5 {
+		t.Fatalf("isError %v, %d contents, want 5", res.IsError, len(res.Content))
+	}
+	if c, ok := res.Content[0].(*mcp.TextContent); !ok || c.Text != "result: Rich()" {
+		t.Errorf("content 0: %#v", res.Content[0])
+	}
+	img, ok := res.Content[1].(*mcp.ImageContent)
+	if !ok || img.MIMEType != api.MimePNG || !bytes.Equal(img.Data, png) {
+		t.Errorf("content 1: %#v, want the PNG as image content", res.Content[1])
+	}
+	for i, want := range map[int]string{2: "text/html:\n<b>x</b>", 3: "application/json:\n{\"a\":1}", 4: "note: 1 display item(s) left out"} {
+		if c, ok := res.Content[i].(*mcp.TextContent); !ok || c.Text != want {
+			t.Errorf("content %d: %#v, want text %q", i, res.Content[i], want)
+		}
+	}
+}
