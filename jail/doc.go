@@ -1,6 +1,7 @@
 // Package jail runs one command in a fresh, one-shot Linux jail built with
 // runc's libcontainer (linked in, no runc binary): user, mount, pid, ipc,
-// uts, cgroup and (unless network is allowed) net namespaces; a read-only
+// uts, cgroup and net namespaces (with Spec.Network, a user-mode NAT to the
+// outside that cannot reach the host: net.go); a read-only
 // root made of bind mounts of the host; a tmpfs /work holding the request's
 // files and a tmpfs /tmp, both sized; a seccomp allowlist; no_new_privs; no
 // capabilities; a non-root user; rlimits; the limits of a cgroup prepared
