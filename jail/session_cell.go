@@ -70,7 +70,7 @@ func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []
 	flood := func() { s.interrupt(c, "output") }
 	stdout := newCapture(outR, s.out, flood)
 	stderr := newCapture(errR, s.out, flood)
-	report := newCapture(repR, maxReportBytes, nil)
+	report := newCapture(repR, s.j.m.reportMax(), nil)
 	timer := time.AfterFunc(timeout, func() { s.interrupt(c, "timeout") })
 	stop := context.AfterFunc(ctx, func() { s.interrupt(c, "cancel") })
 

@@ -103,7 +103,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, _ h
 	}
 	now := time.Now()
 	ss := &session{id: req.spec.ID, caller: callerOf(r.Context()).id, created: now, lastUsed: now,
-		interp: req.spec.Interpreter, limits: limits, idle: req.idle, j: j}
+		interp: req.spec.Interpreter, limits: limits, results: req.spec.Results, idle: req.idle, j: j}
 	s.sess.add(ss)
 	s.log.Info("session started", "session", ss.id, "interpreter", ss.interp.Version)
 	writeJSON(w, http.StatusCreated, ss.view())
@@ -206,7 +206,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 	}
 	limits := ss.limits
 	limits.Timeout = timeout
-	job := Job{ID: newID(), Interpreter: ss.interp, EvalLastExpr: evalLast, Limits: limits}
+	job := Job{ID: newID(), Interpreter: ss.interp, EvalLastExpr: evalLast, Limits: limits, Results: ss.results}
 	e := pendingExecution(job)
 	startExecution(&e, started, started)
 	finishExecution(&e, job, runResult{outcome: out.Outcome, started: started, finished: finished})

@@ -33,6 +33,9 @@ type SessionSpec struct {
 	// Grace is how long an interrupted cell may take to stop before the
 	// session is killed.
 	Grace time.Duration
+	// Results bound each cell's display items (rich results, figures);
+	// sessions have no output_files (their files can be downloaded).
+	Results ResultLimits
 }
 
 // SessionJail is a running session. Its methods are safe for concurrent

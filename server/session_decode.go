@@ -80,7 +80,8 @@ func (d *decoder) session(body []byte, opts SessionOptions) (sessionRequest, err
 		return sessionRequest{}, err
 	}
 	return sessionRequest{
-		spec: SessionSpec{Interpreter: interp, Files: t.files, Requirements: reqs, Limits: limits, Grace: opts.Grace},
+		spec: SessionSpec{Interpreter: interp, Files: t.files, Requirements: reqs, Limits: limits, Grace: opts.Grace,
+			Results: ResultLimits{DisplayItems: d.results.DisplayItems, DisplayBytes: d.results.DisplayBytes}},
 		idle: idle,
 	}, nil
 }

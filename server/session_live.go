@@ -33,6 +33,7 @@ type session struct {
 	created time.Time
 	interp  api.Interpreter
 	limits  Limits
+	results ResultLimits
 	idle    time.Duration
 	j       SessionJail
 

@@ -57,7 +57,8 @@ func (r sessionRunner) StartSession(ctx context.Context, spec server.SessionSpec
 	if failed != nil {
 		return nil, &server.SessionRefusal{Msg: failed.Failure}
 	}
-	run := interpreters.Run{EvalLastExpr: true, Layers: layer.paths()}
+	run := interpreters.Run{EvalLastExpr: true, Layers: layer.paths(),
+		Display: interpreters.Bounds{Count: spec.Results.DisplayItems, Bytes: spec.Results.DisplayBytes}}
 	a := jail.Activation{
 		Files: jailFiles(spec.Files),
 		Limits: jail.Limits{
@@ -111,6 +112,10 @@ func (j jailSession) Cell(ctx context.Context, code []byte, evalLast bool, stdin
 	}
 	if rep, err := interpreters.ParseReport(res.Report); err == nil {
 		out.ErrorType, out.ErrorLine = rep.ErrorType, rep.ErrorLine
+		for _, d := range rep.Display {
+			out.Display = append(out.Display, server.DisplayData{Mime: d.Mime, Data: d.Data})
+		}
+		out.DisplayDropped = rep.DisplayDropped
 		if evalLast && rep.Finished && rep.ErrorType == "" {
 			out.HasResult, out.Result = true, rep.Result
 		}
