@@ -289,7 +289,8 @@ func TestDisplay(t *testing.T) {
 }
 
 // TestDisplayMCP: run_python over /mcp (the official Go SDK's client)
-// returns a figure as image content and an HTML result as text.
+// returns a figure as image content and an HTML result as text; pyexec
+// eval --display-dir writes them to files.
 func TestDisplayMCP(t *testing.T) {
 	version := systemMatplotlib(t)
 	s := startServer(t, append([]string{"PYEXEC_ZYGOTE_EAGER=" + version}, systemOnly...)...)
@@ -325,6 +326,22 @@ func TestDisplayMCP(t *testing.T) {
 	}
 	if images != 1 || !html || !strings.Contains(toolTexts(res), "stdout:\ndrawn") {
 		t.Errorf("%d images, html %v, texts %s", images, html, toolTexts(res))
+	}
+
+	// pyexec eval --display-dir writes the HTML of the last expression,
+	// then the figure left open.
+	dir := t.TempDir()
+	cmd := exec.Command(cliBin(t), "eval", "--server", s.URL, "--python", version, "--no-stream", "--display-dir", dir, code)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "wrote "+dir+"/display-2.png (image/png") {
+		t.Fatalf("pyexec eval --display-dir: %v\n%s", err, out)
+	}
+	png, err := os.ReadFile(dir + "/display-2.png")
+	if err != nil || !bytes.HasPrefix(png, pngHeader) {
+		t.Errorf("display-2.png: %v", err)
+	}
+	if b, err := os.ReadFile(dir + "/display-1.html"); err != nil || string(b) != "<i>rich</i>" {
+		t.Errorf("display-1.html: %q %v", b, err)
 	}
 }
 

@@ -53,12 +53,18 @@ type streamOpts struct {
 	on, off bool // --stream, --no-stream
 }
 
+// displayOpts are the flags of run and eval that save display items.
+type displayOpts struct {
+	dir string // --display-dir
+}
+
 // opts holds every flag of one invocation.
 type opts struct {
 	g globalOpts
 	p projectOpts
 	e evalOpts
 	s streamOpts
+	d displayOpts
 }
 
 // newOpts returns the defaults, reading PYEXEC_SERVER and PYEXEC_TOKEN
@@ -108,6 +114,7 @@ func (o *opts) flags(cmd string) *flagSet {
 	if all || cmd == "run" || cmd == "eval" {
 		fs.boolVar(&o.s.on, "stream", "", "print the output as the code writes it (the default on a terminal)")
 		fs.boolVar(&o.s.off, "no-stream", "", "print the output once the code has finished")
+		fs.stringVar(&o.d.dir, "display-dir", "", "DIR", "write the run's figures and rich results there (display-1.png, display-2.html, ...)")
 	}
 	if cmd == "eval" {
 		e := &o.e

@@ -86,6 +86,7 @@ func failureLine(rec *api.Execution) string {
 // (for eval: the result, else stdout), and only on success.
 func (c *cli) report(rec *api.Execution, result bool) int {
 	code := exitCode(rec)
+	defer c.saveDisplay(rec)
 	repr, hasRepr := "", false
 	if result {
 		repr, hasRepr = rec.ResultString()

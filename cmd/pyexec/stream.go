@@ -51,6 +51,7 @@ func (c *cli) printEvent(out *streamOut) client.EventFunc {
 // with -v the details, after the output since they are known only now.
 func (c *cli) reportStreamed(rec *api.Execution, result bool, out streamOut) int {
 	code := exitCode(rec)
+	defer c.saveDisplay(rec)
 	repr, hasRepr := "", false
 	if result {
 		repr, hasRepr = rec.ResultString()
