@@ -3,7 +3,9 @@ package configs
 // ResultsConfig bounds what a run sends back besides its output: the rich
 // results and figures of its "display" list, and the files its request
 // names in "output_files". Past a bound items are left out and the record
-// says so; the run never fails for it.
+// says so; the run never fails for it. Both travel through the server's
+// memory (the report pipe keeps up to ReportBytes per running jail)
+// before the files go to disk.
 type ResultsConfig struct {
 	// DisplayMaxItems caps the display items (rich forms of the last
 	// expression, matplotlib figures) of one run; 0 offers none.
@@ -26,7 +28,7 @@ const (
 )
 
 func defaultResults() ResultsConfig {
-	return ResultsConfig{DisplayMaxItems: 32, DisplayMaxMB: 16, OutputFilesMaxCount: 100, OutputFilesMaxMB: 64}
+	return ResultsConfig{DisplayMaxItems: 32, DisplayMaxMB: 8, OutputFilesMaxCount: 100, OutputFilesMaxMB: 16}
 }
 
 func (r ResultsConfig) validate(p *problems) {
