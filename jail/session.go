@@ -335,6 +335,17 @@ func (s *Session) send(fields [][2]string, fds []int) (int64, error) {
 	return s.seq, nil
 }
 
+// sendFailed is what a failed send means: the session ending (its code
+// gone: ErrSessionEnded once the end is known) or err.
+func (s *Session) sendFailed(err error) error {
+	select {
+	case <-s.done:
+		return ErrSessionEnded
+	case <-time.After(5 * time.Second):
+		return err
+	}
+}
+
 // drain drops answers left over from an earlier request.
 func (s *Session) drain() {
 	for {

@@ -58,7 +58,7 @@ func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []
 			p[0].Close()
 			p[1].Close()
 		}
-		return CellResult{}, err
+		return CellResult{}, s.sendFailed(err)
 	}
 	write := func(w *os.File, b []byte) {
 		_, _ = w.Write(b) // EPIPE when the code does not read it all

@@ -99,7 +99,7 @@ func (s *Session) fileOp(ctx context.Context, op, path string, mode fs.FileMode,
 	theirs.Close()
 	if err != nil {
 		mine.Close()
-		return nil, err
+		return nil, s.sendFailed(err)
 	}
 	type got struct {
 		b   []byte

@@ -196,3 +196,33 @@ func TestSessionKeepsData(t *testing.T) {
 	}
 	t.Logf("build cell %v (cpu %v), use cell %v (cpu %v)", build.Duration, build.CPU, use.Duration, use.CPU)
 }
+
+// Cells run one at a time: a second one waits for the first; ending a
+// cell's context interrupts it.
+func TestSessionCellsWait(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	s := session(t, z, jail.Limits{})
+	first := make(chan jail.CellResult, 1)
+	go func() {
+		res, _ := s.Cell(context.Background(), []byte("import time\ntime.sleep(0.5)\norder = ['first']"), true, nil, 10*time.Second)
+		first <- res
+	}()
+	time.Sleep(100 * time.Millisecond)
+	_, rep := cell(t, s, "order.append('second'); order", 10*time.Second)
+	if got := result(rep); got != "['first', 'second']" {
+		t.Fatalf("second cell saw %s", got)
+	}
+	if res := <-first; res.ExitCode != 0 {
+		t.Fatalf("first cell: %+v", res)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	res, err := s.Cell(ctx, []byte("import time\ntime.sleep(30)"), true, nil, time.Minute)
+	if rep, _ := interpreters.ParseReport(res.Report); err != nil || !res.Interrupted || res.Ended || rep.ErrorType != "KeyboardInterrupt" {
+		t.Fatalf("cancelled cell: %v %+v", err, res)
+	}
+	if _, rep := cell(t, s, "len(order)", 10*time.Second); result(rep) != "2" {
+		t.Fatalf("after the cancel: %s", result(rep))
+	}
+}

@@ -13,7 +13,8 @@ const Implementation = "pyexec"
 // initialize result).
 const instructions = "pyexec runs Python code in a fresh, isolated sandbox for each call " +
 	"(no network unless the server allows it, limited memory, CPU and time). " +
-	"Use run_python to compute, test code, or inspect data; nothing persists between calls."
+	"Use run_python to compute, test code, or inspect data; nothing persists between its calls. " +
+	"When the server offers session_create, a session keeps variables, imports and files between session_run calls."
 
 // Tool adds one tool, or one family of tools, to an MCP server.
 type Tool func(*mcp.Server)

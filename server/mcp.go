@@ -18,7 +18,11 @@ import (
 // mcpTools are the tools of /mcp. Session tools join here when sessions
 // exist, each family over the part of the server it needs.
 func (s *Server) mcpTools() []mcptools.Tool {
-	return []mcptools.Tool{mcptools.RunPython(mcpEvaluator{s})}
+	tools := []mcptools.Tool{mcptools.RunPython(mcpEvaluator{s})}
+	if s.opts.Sessions.Runner != nil {
+		tools = append(tools, mcptools.SessionTools(s.mcpSessions()))
+	}
+	return tools
 }
 
 // newMCPHandler returns the Streamable HTTP handler of /mcp: stateless

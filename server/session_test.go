@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/pyexec/pyexec/client/api"
 )
 
@@ -227,5 +229,58 @@ func TestSessionsRefusedWithoutRunner(t *testing.T) {
 	res := s.postJSON(t, "/api/v1/sessions", `{}`)
 	if res.status != http.StatusServiceUnavailable || !strings.Contains(res.errorMsg(t), "zygote") {
 		t.Fatalf("%d %s", res.status, res.body)
+	}
+}
+
+// The MCP session tools drive the session endpoints in process.
+func TestSessionMCPTools(t *testing.T) {
+	s, f := sessionServer(t, SessionOptions{})
+	cs, err := mcpSession(t, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	if strings.Join(names, ",") != "run_python,session_close,session_create,session_get_file,session_list_files,session_run" {
+		t.Fatalf("tools: %v", names)
+	}
+	call := func(name string, args map[string]any) *mcp.CallToolResult {
+		t.Helper()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res
+	}
+	res := call("session_create", map[string]any{"memory_mb": 128, "files": []map[string]string{{"name": "a.txt", "content": "x"}}})
+	text := toolText(res)
+	id, _, _ := strings.Cut(strings.TrimPrefix(text, "session_id: "), "\n")
+	if res.IsError || !strings.HasPrefix(id, "ses_") || f.started[0].spec.Limits.MemoryBytes != 128<<20 {
+		t.Fatalf("create: %q", text)
+	}
+	if res = call("session_run", map[string]any{"session_id": id, "code": "x + 1"}); res.IsError || !strings.Contains(toolText(res), "result: 'x + 1'") {
+		t.Fatalf("run: %q", toolText(res))
+	}
+	f.started[0].files["out/r.txt"] = []byte("hello")
+	if res = call("session_get_file", map[string]any{"session_id": id, "path": "out/r.txt"}); res.IsError || toolText(res) != "out/r.txt:\nhello\n" {
+		t.Fatalf("get file: %q", toolText(res))
+	}
+	if res = call("session_get_file", map[string]any{"session_id": id, "path": "nope"}); !res.IsError || !strings.Contains(toolText(res), "no such file") {
+		t.Fatalf("missing file: %q", toolText(res))
+	}
+	if res = call("session_run", map[string]any{"session_id": "ses_nope", "code": "1"}); !res.IsError || !strings.Contains(toolText(res), "no such session") {
+		t.Fatalf("unknown session: %q", toolText(res))
+	}
+	if res = call("session_run", map[string]any{"session_id": id, "code": "exit"}); !strings.Contains(toolText(res), "The session has ended (exited)") {
+		t.Fatalf("ending cell: %q", toolText(res))
+	}
+	if res = call("session_close", map[string]any{"session_id": id}); res.IsError || !strings.Contains(toolText(res), "is exited") {
+		t.Fatalf("close: %q", toolText(res))
 	}
 }

@@ -4,6 +4,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/jail/jailtest"
@@ -303,4 +306,72 @@ func TestSessionLeftovers(t *testing.T) {
 		t.Errorf("a session of the killed server: %d %s", r.Status, r.Body)
 	}
 	// startServer's cleanup stops it and checks everything is gone.
+}
+
+// The MCP session tools over /mcp with the Go SDK's client: a session's
+// state and files across calls, and its figures as images.
+func TestSessionMCP(t *testing.T) {
+	s := sharedServer(t)
+	c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tool := range tools.Tools {
+		names = append(names, tool.Name)
+	}
+	if !slices.Contains(names, "session_create") || !slices.Contains(names, "session_run") || !slices.Contains(names, "session_get_file") {
+		t.Fatalf("tools: %v", names)
+	}
+	call := func(name string, args map[string]any) (*mcp.CallToolResult, string) {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		return res, toolTexts(res)
+	}
+	res, text := call("session_create", map[string]any{"files": []map[string]string{{"name": "n.txt", "content": "41"}}})
+	id, _, _ := strings.Cut(strings.TrimPrefix(text, "session_id: "), "\n")
+	if res.IsError || !strings.HasPrefix(id, "ses_") {
+		t.Fatalf("session_create: %q", text)
+	}
+	if res, text = call("session_run", map[string]any{"session_id": id, "code": "x = int(open('n.txt').read())\nprint('loaded')"}); res.IsError || text != "stdout:\nloaded\n" {
+		t.Fatalf("first cell: %q", text)
+	}
+	if res, text = call("session_run", map[string]any{"session_id": id, "code": "open('out.txt', 'w').write('x=%d' % x)\nx + 1"}); res.IsError || text != "result: 42" {
+		t.Fatalf("second cell: %q", text)
+	}
+	if res, text = call("session_list_files", map[string]any{"session_id": id}); res.IsError || !strings.Contains(text, "out.txt (4 bytes)") {
+		t.Fatalf("list: %q", text)
+	}
+	if res, text = call("session_get_file", map[string]any{"session_id": id, "path": "out.txt"}); res.IsError || text != "out.txt:\nx=41" {
+		t.Fatalf("get: %q", text)
+	}
+	if res, text = call("session_run", map[string]any{"session_id": id, "code": "x / 0"}); !res.IsError || !strings.Contains(text, "ZeroDivisionError") {
+		t.Fatalf("raising cell: %q", text)
+	}
+	if res, text = call("session_close", map[string]any{"session_id": id}); res.IsError || !strings.Contains(text, "is closed") {
+		t.Fatalf("close: %q", text)
+	}
+	if res, text = call("session_run", map[string]any{"session_id": id, "code": "x"}); !res.IsError || !strings.Contains(text, "ended (closed)") {
+		t.Fatalf("a cell after the close: %q", text)
+	}
+}
+
+// Without zygotes a session request is refused, saying why.
+func TestSessionWithoutZygotes(t *testing.T) {
+	s := startServer(t, "PYEXEC_ZYGOTE_ENABLED=false", "PYEXEC_POOL_SIZES=3.12=0")
+	status, raw := s.postJSON(t, "/api/v1/sessions", api.SessionRequest{})
+	if status != http.StatusServiceUnavailable || !strings.Contains(string(raw), "zygote.enabled") {
+		t.Fatalf("POST /api/v1/sessions without zygotes: %d %s", status, raw)
+	}
 }

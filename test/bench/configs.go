@@ -23,6 +23,7 @@ type measured struct {
 	repl              []time.Duration
 	streamFirst       []time.Duration
 	streamLag         []time.Duration
+	sessionCell       []time.Duration // zygotes on: trivial cells of one session, client
 	async5, async10   time.Duration
 	refilled          []time.Duration // zygotes off: each run on a full pool
 	idleStart         idle
@@ -83,6 +84,11 @@ func measure(o *options, s *server, zygotes bool) (m measured, err error) {
 	}
 	if m.streamFirst, m.streamLag, err = streamN(s, o.runs); err != nil {
 		return m, fmt.Errorf("%s: %w", s.name, err)
+	}
+	if zygotes { // sessions run on zygotes
+		if m.sessionCell, _, err = sessionCells(s, o.runs); err != nil {
+			return m, fmt.Errorf("%s: %w", s.name, err)
+		}
 	}
 	for _, n := range []int{5, 10} {
 		if err := s.waitReady(ctx, zygotes); err != nil {

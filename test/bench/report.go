@@ -84,6 +84,7 @@ func printReport(o *options, b bare, on, off measured, c cold) {
 	d.add("eval_last_expr (`x + y`) back-to-back, client", pct(on.repl), pct(off.repl), "", "", "")
 	d.add("streamed /eval back-to-back, request to first stdout event", pct(on.streamFirst), pct(off.streamFirst), "", "", "")
 	d.add("streamed /eval, flushed print to its stdout event", pct(on.streamLag), pct(off.streamLag), "", "", "")
+	d.add("session cell (trivial, `x = 1`) back-to-back, client", pct(on.sessionCell), "(sessions need zygotes)", "", "", "")
 	d.add(fmt.Sprintf("runs/s, trivial /eval, concurrency %d", targetAt), rateCell(on.rates[targetAt], 0), rateCell(off.rates[targetAt], 0), "",
 		fmt.Sprintf("~%.0f runs/s", seedRunsPerSecond), fmt.Sprintf("x%.0f", max(on.rates[targetAt].perSecond, off.rates[targetAt].perSecond)/seedRunsPerSecond))
 	d.add("5 concurrent async runs, all finished (long-poll)", ms(on.async5), ms(off.async5), "",
