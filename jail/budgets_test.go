@@ -137,7 +137,7 @@ func TestJailIDs(t *testing.T) {
 			t.Fatalf("uid_map in a jail: %q", j.Output().Stdout)
 		}
 		for _, id := range []string{f[1], f[4]} {
-			if n, _ := strconv.Atoi(id); n < testIDBase || n >= testIDBase+65536 {
+			if n, _ := strconv.Atoi(id); n < testIDBase || n >= testIDBase+idRange {
 				t.Errorf("jail id maps to host %s, outside the range", id)
 			}
 		}

@@ -27,18 +27,11 @@ func traces(t *testing.T, state, parent string) []string {
 	return jailtest.Traces(state, parent)
 }
 
-// The host id ranges of this package's jails: apart from the server's
-// (200000) so that parallel test packages do not see each other's jails.
-const (
-	testIDBase  = 300000
-	crashIDBase = 400000
-)
-
 // sandboxProcs lists host processes running as a jail's root or sandbox
 // user of the id range that starts at base.
 func sandboxProcs(t *testing.T, base int) []string {
 	t.Helper()
-	return jailtest.Procs(base, 65536, false)
+	return jailtest.Procs(base, idRange, false)
 }
 
 // mountTable returns the host's mounts under dir (other test packages'
@@ -118,7 +111,7 @@ func TestNoLeftovers(t *testing.T) {
 		t.Error(err)
 	}
 	e.m.Quiesce()
-	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
+	if left := traces(t, e.state, testCgroupParent("pyexec-test")); len(left) > 0 {
 		t.Errorf("after %d runs, left: %v", runs, left)
 	}
 	if procs := sandboxProcs(t, testIDBase); len(procs) > 0 {
@@ -133,9 +126,7 @@ func TestNoLeftovers(t *testing.T) {
 }
 
 const (
-	crashChildEnv   = "PYEXEC_TEST_CRASH_CHILD"
-	crashStateDir   = "/run/pyexec-crash-test"
-	crashCgroupName = "pyexec-crash-test"
+	crashChildEnv = "PYEXEC_TEST_CRASH_CHILD"
 	// How long the crash child's jails may take to come up, and the
 	// SIGKILLed child's jails to die: bounds against a hang, generous for
 	// slow hosts (the emulated cgroup v2 guest of CI), not speed goals.
@@ -143,20 +134,23 @@ const (
 	crashDeathTimeout = 30 * time.Second
 )
 
+func crashState() string  { return testStateDir("pyexec-crash-test") }
+func crashCgroup() string { return testCgroupParent("pyexec-crash-test") }
+
 // crashChild runs in a child process: it starts jails that sleep, says
 // "ready", and waits to be SIGKILLed.
 func crashChild() {
 	fail := func(err error) { fmt.Println("error:", err); os.Exit(1) }
-	set, err := interpreters.Discover(context.Background(), interpreters.Options{BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ()})
+	set, err := interpreters.Discover(context.Background(), interpreters.Options{Paths: relocated, BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ()})
 	if err != nil {
 		fail(err)
 	}
 	in := set.Default()
-	cg, err := cgroup.NewManager(crashCgroupName)
+	cg, err := cgroup.NewManager(crashCgroup())
 	if err != nil {
 		fail(err)
 	}
-	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: crashIDBase, Mounts: in.Mounts,
+	m, err := jail.New(jail.Config{StateDir: crashState(), HostIDBase: crashIDBase, HostIDCount: idCount(), Mounts: in.Mounts,
 		Files: map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap}}, cg)
 	if err != nil {
 		fail(err)
@@ -221,28 +215,28 @@ func TestSweepAfterCrash(t *testing.T) {
 	// The jails die with the server (the bootstrap's parent-death signal).
 	deadline := time.Now().Add(crashDeathTimeout)
 	// So do the user namespace holders.
-	for len(jailtest.Procs(crashIDBase, 65536, true)) > 0 && time.Now().Before(deadline) {
+	for len(jailtest.Procs(crashIDBase, idRange, true)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if procs := jailtest.Procs(crashIDBase, 65536, true); len(procs) > 0 {
+	if procs := jailtest.Procs(crashIDBase, idRange, true); len(procs) > 0 {
 		t.Errorf("jail processes survived the server's SIGKILL: %v", procs)
 	}
-	if left := traces(t, crashStateDir, crashCgroupName); len(left) == 0 {
+	if left := traces(t, crashState(), crashCgroup()); len(left) == 0 {
 		t.Fatal("the crashed server left nothing behind: the test proves nothing")
 	} else {
 		t.Logf("left by the crash: %d entries", len(left))
 	}
-	cg, err := cgroup.NewManager(crashCgroupName)
+	cg, err := cgroup.NewManager(crashCgroup())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := jail.New(jail.Config{StateDir: crashStateDir, HostIDBase: crashIDBase,
+	m, err := jail.New(jail.Config{StateDir: crashState(), HostIDBase: crashIDBase, HostIDCount: idCount(),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}, cg)
 	if err != nil {
 		t.Fatalf("new manager after crash: %v", err)
 	}
 	m.Close()
-	if left := traces(t, crashStateDir, crashCgroupName); len(left) > 0 {
+	if left := traces(t, crashState(), crashCgroup()); len(left) > 0 {
 		t.Errorf("after the start-up sweep, left: %v", left)
 	}
 	if err := cg.RemoveParent(); err != nil {
@@ -327,7 +321,7 @@ func TestNoDescriptorLeaks(t *testing.T) {
 	if after := openFDs(t); after > before {
 		t.Fatalf("open descriptors %d -> %d after 5 failed starts", before, after)
 	}
-	if left := traces(t, e.state, "pyexec-test"); len(left) > 0 {
+	if left := traces(t, e.state, testCgroupParent("pyexec-test")); len(left) > 0 {
 		t.Fatalf("failed starts left %v", left)
 	}
 }

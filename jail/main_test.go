@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,15 @@ import (
 
 func TestMain(m *testing.M) {
 	jail.Init()
+	if os.Getenv(rootlessTestEnv) == "1" {
+		if _, inside := jail.RootlessOwner(); !inside {
+			os.Exit(enterRootlessTests())
+		}
+		if err := setUpRootlessTests(); err != nil {
+			fmt.Fprintln(os.Stderr, "rootless jail tests:", err)
+			os.Exit(1)
+		}
+	}
 	if os.Geteuid() == 0 {
 		if err := jail.ReexecSealed(); err != nil {
 			fmt.Fprintln(os.Stderr, "warning:", err)
@@ -69,23 +77,24 @@ func testEnv(t testing.TB) *env {
 	requireJail(t)
 	envOnce.Do(func() {
 		set, err := interpreters.Discover(context.Background(), interpreters.Options{
-			System: true, BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ(),
+			System: true, Paths: relocated, BaseMounts: jail.DefaultBaseMounts(), Env: os.Environ(),
 		})
 		if err != nil {
 			envErr = err
 			return
 		}
-		cg, err := cgroup.NewManager("pyexec-test")
+		cg, err := cgroup.NewManager(testCgroupParent("pyexec-test"))
 		if err != nil {
 			envErr = err
 			return
 		}
-		state := filepath.Join("/run", "pyexec-test")
+		state := testStateDir("pyexec-test")
 		m, err := jail.New(jail.Config{
-			StateDir: state, HostIDBase: testIDBase, Mounts: set.Mounts(),
-			AllowInotify: true, // TestPerJailBudgets hoards inotify instances
-			Files:        map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
-			Logger:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+			StateDir: state, HostIDBase: testIDBase, HostIDCount: idCount(), Mounts: set.Mounts(),
+			ZygoteCgroupJoiner: rootless && cg.Mode() != cgroup.ModeUnified,
+			AllowInotify:       true, // TestPerJailBudgets hoards inotify instances
+			Files:              map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
+			Logger:             slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		}, cg)
 		if err != nil {
 			_ = cg.RemoveParent()

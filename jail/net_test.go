@@ -123,22 +123,19 @@ func checkMatrix(t *testing.T, line string, ts []netTarget, dnsWant string) {
 	}
 }
 
-// netIDBase is the host id range of the network tests' Managers.
-const netIDBase = 500000
-
 // newNetManager makes a Manager of its own (state dir, cgroup parent, ids)
 // with cfg; t's cleanup stops it and checks that it left nothing: no
 // processes of its ids (NAT helpers run as a slot's root id), no traces.
 func newNetManager(t *testing.T, name string, cfg jail.NetConfig) *jail.Manager {
 	t.Helper()
 	e := testEnv(t)
-	cg, err := cgroup.NewManager(name)
+	cg, err := cgroup.NewManager(testCgroupParent(name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	state := "/run/" + name
+	state := testStateDir(name)
 	m, err := jail.New(jail.Config{
-		StateDir: state, HostIDBase: netIDBase, Mounts: e.interp.Mounts(),
+		StateDir: state, HostIDBase: netIDBase, HostIDCount: idCount(), Mounts: e.interp.Mounts(),
 		Files:   map[string][]byte{interpreters.BootstrapPath: interpreters.Bootstrap},
 		Network: cfg,
 	}, cg)
@@ -154,7 +151,7 @@ func newNetManager(t *testing.T, name string, cfg jail.NetConfig) *jail.Manager 
 		if procs := sandboxProcs(t, netIDBase); len(procs) > 0 {
 			t.Errorf("processes left: %v", procs)
 		}
-		if left := traces(t, state, name); len(left) > 0 {
+		if left := traces(t, state, testCgroupParent(name)); len(left) > 0 {
 			t.Errorf("left: %v", left)
 		}
 		if err := cg.RemoveParent(); err != nil {

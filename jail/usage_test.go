@@ -25,9 +25,10 @@ func TestUsageUnreadable(t *testing.T) {
 	var removed int
 	for time.Now().Before(deadline) && removed == 0 {
 		// v1 and hybrid: one dir per hierarchy; v2: the one group.
-		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/pyexec-test/" + j.ID())
-		if v2, err := os.Stat("/sys/fs/cgroup/pyexec-test/" + j.ID()); err == nil && v2.IsDir() {
-			dirs = append(dirs, "/sys/fs/cgroup/pyexec-test/"+j.ID())
+		parent := testCgroupParent("pyexec-test")
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + parent + "/" + j.ID())
+		if v2, err := os.Stat("/sys/fs/cgroup/" + parent + "/" + j.ID()); err == nil && v2.IsDir() {
+			dirs = append(dirs, "/sys/fs/cgroup/"+parent+"/"+j.ID())
 		}
 		for _, d := range dirs {
 			if os.Remove(d) == nil {
