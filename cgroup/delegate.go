@@ -189,6 +189,15 @@ func DelegateIn(hs []Hierarchy, parent string, uid, gid int) (Delegation, error)
 		if dd.Dir != "" {
 			d.Dirs = append(d.Dirs, dd)
 		}
+		if err == nil && h.V2 {
+			// The server's leaf: a server is started in it (a v2 group
+			// whose controllers are on for its children takes no task).
+			var leaf DelegatedDir
+			leaf, err = delegateDir(h, parent+"/"+ServerLeaf, uid, gid)
+			if leaf.Dir != "" {
+				d.Dirs = append(d.Dirs, leaf)
+			}
+		}
 		if err == nil && h.V2 && h.Dir == cgroupRoot {
 			d.Enabled, err = enableRootControllers(h.Dir)
 		}

@@ -133,6 +133,7 @@ func TestDelegate(t *testing.T) {
 	t.Cleanup(func() {
 		for _, h := range hs {
 			_ = os.Remove(filepath.Join(h.Dir, parent, "child"))
+			_ = os.Remove(filepath.Join(h.Dir, parent, ServerLeaf))
 			_ = os.Remove(filepath.Join(h.Dir, parent))
 		}
 	})
@@ -140,14 +141,23 @@ func TestDelegate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Dirs) != len(hs) {
-		t.Fatalf("delegated %d dirs, want one per hierarchy (%d)", len(d.Dirs), len(hs))
+	// One per hierarchy, and in cgroup2 the server's leaf below it.
+	var want []string
+	for _, h := range hs {
+		want = append(want, filepath.Join(h.Dir, parent))
+		if h.V2 {
+			want = append(want, filepath.Join(h.Dir, parent, ServerLeaf))
+		}
+	}
+	if len(d.Dirs) != len(want) {
+		t.Fatalf("delegated %d dirs, want %d: %v", len(d.Dirs), len(want), want)
 	}
 	for i, dd := range d.Dirs {
-		h := hs[i]
-		if !dd.Made || dd.Dir != filepath.Join(h.Dir, parent) {
-			t.Errorf("dir %+v: want %s made", dd, filepath.Join(h.Dir, parent))
+		v2 := strings.HasPrefix(dd.Dir, "/sys/fs/cgroup/unified/") || !slices.ContainsFunc(hs, func(h Hierarchy) bool { return !h.V2 })
+		if !dd.Made || dd.Dir != want[i] {
+			t.Errorf("dir %+v: want %s made", dd, want[i])
 		}
+		h := Hierarchy{V2: v2}
 		for _, f := range append([]string{""}, DelegatedFiles(h.V2)...) {
 			if got := ownerOf(t, filepath.Join(dd.Dir, f)); got != delegateTestUID {
 				t.Errorf("%s: owner %d, want %d", filepath.Join(dd.Dir, f), got, delegateTestUID)

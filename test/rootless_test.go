@@ -327,6 +327,9 @@ func (s *rlServer) launch(extra []string) error {
 	if s.cgroupDir != "" {
 		dir = s.cgroupDir
 	}
+	if leaf := filepath.Join(dir, "pyexecd"); s.cgroupDir == "" && dir != "" {
+		dir = leaf // setup's leaf for the server (cgroup.ServerLeaf)
+	}
 	if dir != "" {
 		// Born in the delegated group (clone3 CLONE_INTO_CGROUP), as root
 		// would place it: echo PID > dir/cgroup.procs.

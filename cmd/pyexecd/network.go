@@ -33,7 +33,7 @@ func networkHealth(e api.Enforcement, allow bool, status error, n jail.NetConfig
 	case !allow:
 		l.By = "refused (limits.allow_network false): every run has only loopback"
 	case status != nil:
-		l.Enforced = false
+		// Fail closed: no run gets a network it should not have.
 		l.By = "unavailable: " + networkUnavailable(allow, status) + "; requests with network get a 400, runs without network are unaffected"
 	default:
 		var denied, allowed []string

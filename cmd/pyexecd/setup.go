@@ -218,12 +218,12 @@ func doSetup(ctx context.Context, o setupOptions, out *setupLog, stdout io.Write
 	}
 	switch cgroup.DetectMode() {
 	case cgroup.ModeHybrid:
-		dir := "/sys/fs/cgroup/unified/" + o.CgroupParent
+		dir := "/sys/fs/cgroup/unified/" + o.CgroupParent + "/" + cgroup.ServerLeaf
 		out.say("cgroups, hybrid: libcontainer also puts every jail in the cgroup2 mount, where the kernel lets a process "+
 			"move tasks only between groups below one whose cgroup.procs it may write: the server must run inside %s "+
 			"(as root: echo PID > %s/cgroup.procs), or in a group of its own there that root or systemd delegated", dir, dir)
 	case cgroup.ModeUnified:
-		dir := "/sys/fs/cgroup/" + o.CgroupParent
+		dir := "/sys/fs/cgroup/" + o.CgroupParent + "/" + cgroup.ServerLeaf
 		out.say("cgroups, v2: the kernel lets a process move tasks only between groups below one whose cgroup.procs it "+
 			"may write: the server must run inside %s (as root: echo PID > %s/cgroup.procs) or, better, be started by "+
 			"systemd from the unit below, whose Delegate=yes hands it a group of its own (jail.cgroup_parent self)", dir, dir)
