@@ -226,3 +226,20 @@ func TestSessionCellsWait(t *testing.T) {
 		t.Fatalf("after the cancel: %s", result(rep))
 	}
 }
+
+// The pids limit holds for the session as a whole: processes a cell left
+// running count against the next cell's.
+func TestSessionPidsLimit(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	s := session(t, z, jail.Limits{Limits: cgroup.Limits{Pids: 24}})
+	_, rep := cell(t, s, "import subprocess\nkids = [subprocess.Popen(['sleep', '60']) for _ in range(16)]\nlen(kids)", 10*time.Second)
+	if result(rep) != "16" {
+		t.Fatalf("first cell: %+v", rep)
+	}
+	res, rep := cell(t, s, "import subprocess\nmore = []\ntry:\n    for _ in range(16):\n        more.append(subprocess.Popen(['sleep', '60']))\nexcept OSError as e:\n    print('refused', type(e).__name__)\nlen(more)", 10*time.Second)
+	if !strings.Contains(string(res.Stdout), "refused") || result(rep) == "16" {
+		t.Fatalf("second cell started %s more (stdout %q, stderr %q)", result(rep), res.Stdout, res.Stderr)
+	}
+	t.Logf("second cell: %s more, %q", result(rep), res.Stdout)
+}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"io"
 	"io/fs"
 	"net/http"
 	"strings"
@@ -282,5 +283,56 @@ func TestSessionMCPTools(t *testing.T) {
 	}
 	if res = call("session_close", map[string]any{"session_id": id}); res.IsError || !strings.Contains(toolText(res), "is exited") {
 		t.Fatalf("close: %q", toolText(res))
+	}
+}
+
+// Sessions are behind the API's tokens, and each is seen only by the
+// token that started it.
+func TestSessionAuth(t *testing.T) {
+	f := &fakeSessions{}
+	s := newTestServer(t, Options{Tokens: Tokens{User: []string{"tok-a", "tok-b"}},
+		Sessions: SessionOptions{Runner: f, MaxLive: 4, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour}}, nil)
+	as := func(tok, method, path, body string) response {
+		t.Helper()
+		req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return response{status: res.StatusCode, header: res.Header, body: b}
+	}
+	if r := as("", http.MethodPost, "/api/v1/sessions", `{}`); r.status != http.StatusUnauthorized {
+		t.Fatalf("no token: %d", r.status)
+	}
+	r := as("tok-a", http.MethodPost, "/api/v1/sessions", `{"config":{"memory_mb":64}}`)
+	var ses api.Session
+	r.decode(t, &ses)
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{http.MethodGet, "/api/v1/sessions/" + ses.SessionID, ""},
+		{http.MethodPost, "/api/v1/sessions/" + ses.SessionID + "/eval", `{"code":"1"}`},
+		{http.MethodGet, "/api/v1/sessions/" + ses.SessionID + "/files", ""},
+		{http.MethodPut, "/api/v1/sessions/" + ses.SessionID + "/files/x", "x"},
+		{http.MethodDelete, "/api/v1/sessions/" + ses.SessionID, ""},
+	} {
+		if r := as("tok-b", c.method, c.path, c.body); r.status != http.StatusNotFound {
+			t.Errorf("another token's %s %s: %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+	if r := as("tok-b", http.MethodGet, "/api/v1/sessions", ""); !strings.Contains(string(r.body), `"sessions":[]`) {
+		t.Errorf("another token's list: %s", r.body)
+	}
+	if r := as("tok-a", http.MethodPost, "/api/v1/sessions/"+ses.SessionID+"/eval", `{"code":"1"}`); r.status != http.StatusOK {
+		t.Errorf("its own token: %d %s", r.status, r.body)
 	}
 }
