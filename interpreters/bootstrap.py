@@ -50,23 +50,28 @@ def _pdeathsig():
 
 def _report(fd, **fields):
     # A None value is sent as the field name with a "!" suffix. What the
-    # run offers to show (_Out) comes first, as repeated fields.
+    # run offers to show and leaves (_Out.send) comes first.
     if fd < 0:
         return
-    out = _Out.fields()
+    out = []
     for k, v in fields.items():
         if v is None:
             out.append(b"%s! 0\n" % k.encode())
             continue
         b = str(v).encode("utf-8", "surrogateescape")
         out.append(b"%s %d\n%s" % (k.encode(), len(b), b))
-    view = memoryview(b"".join(out) + b"end 0\n")
     try:
-        while view:
-            view = view[os.write(fd, view):]
+        _Out.send(fd)
+        _write_all(fd, b"".join(out) + b"end 0\n")
         os.close(fd)
     except OSError:
         pass
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _user_tb(tb):
@@ -265,14 +270,16 @@ def _warm(fd):
     return argv, eval_last, pre, layers
 
 # ---- what a run shows and leaves: rich results, figures, output files ----
-# Sent with the report as repeated fields of raw bytes (the server encodes
-# them): "display" = "<mime>\n<data>" per item, "file" = "<path>\0<data>"
-# per output file, then "display_dropped" and "files_dropped" counts of
-# what went past the request's bounds. The helpers keep no per-run state
-# outside _Out, so a session's cell loop can use them too: _display_setup
-# and _files_setup once, then per cell _display(value) for the last
-# expression and _Out.fields() (figures still open, files, counts; it
-# starts the next cell afresh) for the fields to send.
+# Sent ahead of the report's own fields as repeated fields of raw bytes
+# (the server encodes them): "file" = "<path>\0<data>" per output file
+# (each read and written in turn: one file in memory at a time),
+# "display" = "<mime>\n<data>" per item, then "display_dropped" and
+# "files_dropped" counts of what went past the request's bounds. The
+# helpers keep no per-run state outside _Out, so a session's cell loop can
+# use them too: _display_setup and _files_setup once, then per cell
+# _display(value) for the last expression and _Out.send(fd) (figures still
+# open, files, items, counts; it starts the next cell afresh) before the
+# cell's own report fields; _report does both.
 _RICH = (("_repr_png_", "image/png"), ("_repr_svg_", "image/svg+xml"), ("_repr_html_", "text/html"),
          ("_repr_markdown_", "text/markdown"), ("_repr_json_", "application/json"))
 
@@ -287,22 +294,22 @@ class _Out:
     patterns = []   # output file globs, split at "/"
     max_files = 0
     max_file_bytes = 0
-    files = []      # [(path, bytes)]
     files_dropped = 0
 
     @staticmethod
-    def fields():
-        _display_figures()
-        _collect_files()
-        out = []
-        for name, value in ([(b"display", m.encode() + b"\n" + d) for m, d in _Out.items] +
-                            [(b"file", p.encode("utf-8", "surrogateescape") + b"\0" + d) for p, d in _Out.files]):
-            out.append(b"%s %d\n%s" % (name, len(value), value))
-        for name, n in ((b"display_dropped", _Out.dropped), (b"files_dropped", _Out.files_dropped)):
-            if n:
-                out.append(b"%s %d\n%d" % (name, len(str(n)), n))
-        _Out.items, _Out.used, _Out.dropped, _Out.files, _Out.files_dropped = [], 0, 0, [], 0
-        return out
+    def send(fd):
+        try:
+            _display_figures()
+            _collect_files(fd)
+            out = []
+            for m, d in _Out.items:
+                out.append(b"display %d\n%s\n%s" % (len(m) + 1 + len(d), m.encode(), d))
+            for name, n in ((b"display_dropped", _Out.dropped), (b"files_dropped", _Out.files_dropped)):
+                if n:
+                    out.append(b"%s %d\n%d" % (name, len(str(n)), n))
+            _write_all(fd, b"".join(out))
+        finally:
+            _Out.items, _Out.used, _Out.dropped, _Out.files_dropped = [], 0, 0, 0
 
 
 def _bounds(spec):
@@ -470,16 +477,17 @@ def _glob(pat, parts, fnmatch, prefix=False):
         pat, parts = pat[1:], parts[1:]
 
 
-def _collect_files():
-    # The regular files of /work the patterns match, read by descriptor
-    # from /work down: no link is followed, nothing but regular files is
-    # opened. Past the bounds a file is counted, not read.
+def _collect_files(out):
+    # Sends the regular files of /work the patterns match to descriptor
+    # out, each read by descriptor from /work down (no link is followed,
+    # nothing but regular files is opened) and written before the next is
+    # read. Past the bounds a file is counted, not read.
     if not _Out.patterns:
         return
     from fnmatch import fnmatchcase
     import stat
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    seen = [0]
+    seen, sent = [0], [0, 0]  # entries looked at; files and bytes sent
 
     def walk(dfd, rel, depth):
         try:
@@ -508,8 +516,8 @@ def _collect_files():
                 continue
             if not stat.S_ISREG(st.st_mode) or not any(_glob(p, parts, fnmatchcase) for p in _Out.patterns):
                 continue
-            room = _Out.max_file_bytes - sum(len(d) for _, d in _Out.files)
-            if len(_Out.files) >= _Out.max_files or st.st_size > room:
+            room = _Out.max_file_bytes - sent[1]
+            if sent[0] >= _Out.max_files or st.st_size > room:
                 _Out.files_dropped += 1
                 continue
             try:
@@ -517,23 +525,32 @@ def _collect_files():
             except OSError:
                 continue
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                st = os.fstat(fd)
+                if not stat.S_ISREG(st.st_mode):
                     continue
-                chunks, n = [], 0
-                while n <= room:
-                    b = os.read(fd, min(1 << 20, room + 1 - n))
-                    if not b:
+                if st.st_size > room:
+                    _Out.files_dropped += 1
+                    continue
+                buf = bytearray(st.st_size)
+                view, n = memoryview(buf), 0
+                while n < len(buf):
+                    k = os.readv(fd, [view[n:]])
+                    if not k:
                         break
-                    chunks.append(b)
-                    n += len(b)
+                    n += k
+                grew = n == len(buf) and os.read(fd, 1) != b""
             except OSError:
                 continue
             finally:
                 os.close(fd)
-            if n > room:
-                _Out.files_dropped += 1  # it grew past the bound meanwhile
+            if grew:
+                _Out.files_dropped += 1  # it grew meanwhile: not sent cut
                 continue
-            _Out.files.append(("/".join(parts), b"".join(chunks)))
+            head = "/".join(parts).encode("utf-8", "surrogateescape") + b"\0"
+            _write_all(out, b"file %d\n%s" % (len(head) + n, head))
+            _write_all(out, view[:n])
+            sent[0] += 1
+            sent[1] += n
     try:
         top = os.open("/work", flags | os.O_DIRECTORY)
     except OSError:

@@ -198,3 +198,21 @@ func TestOutputFilesRestart(t *testing.T) {
 		t.Errorf("client.DownloadFile of a link: %v, want not found", err)
 	}
 }
+
+// TestOutputFilesMemory: a file near the bound is sent from a run whose
+// memory limit holds it (in /work's tmpfs, charged to the run) and one
+// copy more: the bootstrap reads and sends one file at a time, in a
+// buffer of its size.
+func TestOutputFilesMemory(t *testing.T) {
+	s := sharedServer(t)
+	code := "import os\nopen('big.bin', 'wb').write(os.urandom(14 << 20))\nprint('ok')\n"
+	e := s.eval(t, api.EvalRequest{Code: code, OutputFiles: []string{"*.bin"}, Config: &api.Config{MemoryMB: ptr(64)}})
+	if e.Status != api.StatusCompleted || e.OOMKilled || len(e.OutputFiles) != 1 || e.OutputFiles[0].Size != 14<<20 {
+		t.Fatalf("%s: output_files %+v, note %q", describe(e), e.OutputFiles, e.OutputFilesNote)
+	}
+	r := s.download(t, e.ExecutionID, "big.bin")
+	sum := sha256.Sum256(r.Body)
+	if r.Status != 200 || len(r.Body) != 14<<20 || hex.EncodeToString(sum[:]) != e.OutputFiles[0].SHA256 {
+		t.Errorf("GET big.bin: %d, %d bytes", r.Status, len(r.Body))
+	}
+}
