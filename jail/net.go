@@ -84,8 +84,13 @@ func findNetHelper(cfg NetConfig) (string, error) {
 	if path, err = filepath.Abs(path); err != nil {
 		return "", fmt.Errorf("%w: NAT helper: %w", ErrNoNetwork, err)
 	}
-	if _, err := os.Stat("/dev/net/tun"); err != nil {
+	fi, err := os.Stat("/dev/net/tun")
+	if err != nil {
 		return "", fmt.Errorf("%w: /dev/net/tun is missing (the NAT helper needs it)", ErrNoNetwork)
+	}
+	// The helper runs as an unprivileged id (udev makes the device 0666).
+	if fi.Mode().Perm()&0o006 != 0o006 {
+		return "", fmt.Errorf("%w: /dev/net/tun is mode %04o, not usable by the NAT helper's unprivileged id (it needs 0666)", ErrNoNetwork, fi.Mode().Perm())
 	}
 	for _, p := range cfg.AllowCIDRs {
 		if !p.Addr().Is4() {

@@ -32,7 +32,7 @@ func (m *Manager) netRoutes(netnsFile *os.File) error {
 	if err != nil {
 		return err
 	}
-	h, err := netlink.NewHandleAt(netns.NsHandle(int(netnsFile.Fd())))
+	h, err := netlink.NewHandleAt(netns.NsHandle(int(netnsFile.Fd())), unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("netlink in the run's namespace: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 func TestVersions(t *testing.T) {
@@ -186,6 +187,7 @@ func listener(t *testing.T) int {
 
 func TestNetwork(t *testing.T) {
 	e := testEnv(t)
+	jailtest.NewOutside(t) // a default route for the run with network, on a host without one
 	port := listener(t)
 	code := fmt.Sprintf(`
 import socket

@@ -19,7 +19,8 @@ import (
 // runs with network: a veth pair joins it to the host, with a benchmark
 // address (198.18.0.0/15, in no range the jails deny) on each end, and a
 // link-local address on its end that the host routes to it (which runs
-// must not reach).
+// must not reach). Runs with network need it on a host without an IPv4
+// default route (see NewOutside).
 type Outside struct {
 	Name      string
 	Host      netip.Addr // the host's end of the veth (a host address)
@@ -66,6 +67,13 @@ func NewOutside(t testing.TB) *Outside {
 	ip("-n", o.Name, "link", "set", "lo", "up")
 	ip("-n", o.Name, "route", "add", "default", "via", o.Host.String())
 	ip("route", "add", o.LinkLocal.String()+"/32", "dev", hostIf)
+	// The NAT helper needs a host interface with an IPv4 default route. A
+	// host without one (CI's cgroup v2 guest has loopback only) gets one
+	// through this namespace, for as long as the veth lives; a host that
+	// has one keeps its routes as they are.
+	if out, err := exec.Command("ip", "-4", "route", "show", "default").Output(); err == nil && strings.TrimSpace(string(out)) == "" {
+		ip("route", "add", "default", "via", o.Addr.String(), "dev", hostIf)
+	}
 	h, err := netns.GetFromName(o.Name)
 	if err != nil {
 		t.Fatalf("open netns %s: %v", o.Name, err)
