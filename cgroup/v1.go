@@ -224,7 +224,7 @@ func (b *v1) list() ([]string, error) {
 			return nil, err
 		}
 		for _, n := range sub {
-			if !seen[n] {
+			if !seen[n] && n != ServerLeaf { // hybrid's cgroup2: the server's own
 				seen[n] = true
 				names = append(names, n)
 			}
