@@ -181,7 +181,7 @@ func networkServed(h api.Health) bool {
 }
 
 // TestNetworkNoHelper: a server whose NAT helper is missing starts, says
-// so in /health, refuses runs with network with a 400 naming what is
+// in /health that network is unavailable and why, refuses runs with network with a 400 naming what is
 // missing, and runs the rest.
 func TestNetworkNoHelper(t *testing.T) {
 	s := startServer(t, "PYEXEC_JAIL_NETWORK_HELPER=/nonexistent/pasta", "PYEXEC_POOL_SIZES=")
@@ -192,7 +192,10 @@ func TestNetworkNoHelper(t *testing.T) {
 			entry = &h.Enforced.Limits[i]
 		}
 	}
-	if entry == nil || entry.Enforced || !strings.Contains(entry.By, "pasta") || !strings.Contains(entry.By, "not found") {
+	// Enforced: runs with network are refused, none gets a network it
+	// should not have; By says why.
+	if entry == nil || !entry.Enforced || !strings.Contains(entry.By, "unavailable") ||
+		!strings.Contains(entry.By, "pasta") || !strings.Contains(entry.By, "not found") {
 		t.Errorf("/health network entry: %+v", entry)
 	}
 	body, _ := json.Marshal(api.EvalRequest{Code: "print(1)", Config: networkOn()})
