@@ -35,13 +35,15 @@ FORCE:
 run: build
 	./bin/pyexecd
 
-# Every test: the checks, unit tests, real jails (root), and end-to-end
+# Every test: the checks, unit tests, real jails (root), the jail tests
+# again as an unprivileged user (test/rootless-jail.sh), and end-to-end
 # against the bin/pyexecd and bin/pyexec just built (the shipped binaries).
 # Under CI=true, tests that need root/namespaces/cgroups fail instead of
 # skipping, and the end-to-end suite refuses to build binaries of its own.
 test: check build
 	PYEXEC_BIN=$(CURDIR)/bin/pyexecd PYEXEC_CLI_BIN=$(CURDIR)/bin/pyexec \
 		CGO_ENABLED=1 $(GO) test -tags "$(TEST_TAGS)" -count=1 -timeout 30m ./...
+	PYEXEC_BIN=$(CURDIR)/bin/pyexecd test/rootless-jail.sh
 	GOOS=darwin CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pyexec
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pyexec
 	@$(TEST_V2)

@@ -248,7 +248,7 @@ func TestNetworkNoHelper(t *testing.T) {
 func TestNetSweep(t *testing.T) {
 	requireJail(t)
 	const name = "pyexec-netsweep-test"
-	state := "/run/" + name
+	state := testStateDir(name)
 	if err := os.MkdirAll(filepath.Join(state, "net"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -29,9 +30,20 @@ type Outside struct {
 	ns        netns.NsHandle
 }
 
-// NewOutside makes the namespace; t's cleanup removes it.
+// NewOutside makes the namespace; t's cleanup removes it. A test that is
+// not root of the host's user namespace (the jail tests run rootless,
+// test/rootless-jail.sh) cannot: it gets nil when the host has the default
+// route runs with network need (its script makes one when the host has
+// none), and fails otherwise.
 func NewOutside(t testing.TB) *Outside {
 	t.Helper()
+	if !HostRoot() {
+		if hasDefaultRoute() {
+			t.Log("rootless: no outside namespace (it takes host root); the host's default route serves")
+			return nil
+		}
+		t.Fatal("rootless: the host has no IPv4 default route, and making an outside namespace takes host root")
+	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	n := 1 + int(binary.BigEndian.Uint16(b[:2]))%250
@@ -71,7 +83,7 @@ func NewOutside(t testing.TB) *Outside {
 	// host without one (CI's cgroup v2 guest has loopback only) gets one
 	// through this namespace, for as long as the veth lives; a host that
 	// has one keeps its routes as they are.
-	if out, err := exec.Command("ip", "-4", "route", "show", "default").Output(); err == nil && strings.TrimSpace(string(out)) == "" {
+	if !hasDefaultRoute() {
 		ip("route", "add", "default", "via", o.Addr.String(), "dev", hostIf)
 	}
 	h, err := netns.GetFromName(o.Name)
@@ -189,4 +201,19 @@ func dnsAnswer(query []byte, name string, answer netip.Addr) ([]byte, bool) {
 func IsNATHelper(p string) bool {
 	_, comm, _ := strings.Cut(p, ":")
 	return comm == "pasta" || strings.HasPrefix(comm, "passt")
+}
+
+// hasDefaultRoute reports whether the host's namespace has an IPv4
+// default route.
+func hasDefaultRoute() bool {
+	out, err := exec.Command("ip", "-4", "route", "show", "default").Output()
+	return err != nil || strings.TrimSpace(string(out)) != ""
+}
+
+// HostRoot reports whether this process is root of the host's user
+// namespace (not the root of one mapped onto a user's sub-ids).
+func HostRoot() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	f := strings.Fields(string(b))
+	return err == nil && os.Geteuid() == 0 && len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }

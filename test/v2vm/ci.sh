@@ -117,8 +117,9 @@ pass_root() {
 	run_steps root
 }
 
-# pass_rootless: the rootless e2e suite (test/rootless*_test.go), run as
-# root: each test makes a throw-away user, `pyexecd setup --user` delegates
+# pass_rootless: the jail package's tests as an unprivileged user
+# (test/rootless-jail.sh), and the rootless e2e suite
+# (test/rootless*_test.go), run as root: each test makes a throw-away user, `pyexecd setup --user` delegates
 # it a cgroup2 group and makes the interpreters readable, and the server
 # runs as that user (limits, OOM, fork bomb, timeout, 200 mixed runs,
 # SIGKILL of the server and of its launcher, per-user budgets, the
@@ -126,6 +127,7 @@ pass_root() {
 # then --undo. The tests check their own leftovers; the pass checks the
 # jail ranges too.
 pass_rootless() {
+	step rootless/jail "$REPO" env JAIL_TEST="$V2CI_BINS/jail.test" "$REPO/test/rootless-jail.sh" -test.v
 	step rootless/e2e "$REPO/test" "$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
 		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets|TestRootlessOwnGroup|TestRootlessHostile)$'
 	leftovers rootless/leftovers
