@@ -86,6 +86,15 @@ func (c *Client) SessionFiles(ctx context.Context, id string) ([]api.SessionFile
 	return list.Files, nil
 }
 
+// ListSessionFiles is SessionFiles in the body's shape (mcptools.Sessions).
+func (c *Client) ListSessionFiles(ctx context.Context, id string) (*api.SessionFiles, error) {
+	fs, err := c.SessionFiles(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &api.SessionFiles{Files: fs}, nil
+}
+
 // PutSessionFile writes data to path (relative to /work) in session id.
 func (c *Client) PutSessionFile(ctx context.Context, id, path string, data []byte) error {
 	p, err := sessionFilePath(id, path)

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -312,14 +314,35 @@ func TestSessionLeftovers(t *testing.T) {
 // state and files across calls, and its figures as images.
 func TestSessionMCP(t *testing.T) {
 	s := sharedServer(t)
-	c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatal(err)
+	for _, tt := range []struct {
+		name      string
+		transport func() mcp.Transport
+	}{
+		{"http", func() mcp.Transport {
+			return &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}
+		}},
+		{"stdio", func() mcp.Transport { // pyexec mcp, forwarding to the server
+			cmd := exec.Command(cliBin(t), "mcp", "--server", s.URL)
+			cmd.Stderr = os.Stderr
+			return &mcp.CommandTransport{Command: cmd}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			cs, err := c.Connect(ctx, tt.transport(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			checkSessionTools(ctx, t, cs)
+		})
 	}
-	defer cs.Close()
+}
+
+// checkSessionTools drives a session through cs's session tools.
+func checkSessionTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
 	tools, err := cs.ListTools(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -14,7 +14,9 @@ import (
 const mcpHelp = `Serve the Model Context Protocol on standard input and output, for
 desktop agents and editors that start MCP servers as a command: its tool
 run_python runs code on the pyexec server given by --server (or
-PYEXEC_SERVER), through the HTTP API, like 'pyexec eval'.
+PYEXEC_SERVER), through the HTTP API, like 'pyexec eval'; the session
+tools (session_create, session_run, session_list_files, session_get_file,
+session_close) use its /api/v1/sessions.
 
 The server is the one /mcp of pyexecd serves, with the same tools; use
 this command where the agent speaks MCP only on stdio, or cannot reach
@@ -33,7 +35,7 @@ func (c *cli) cmdMCP(pos, rest []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	srv := mcptools.New(mcptools.Options{Version: version()}, mcptools.RunPython(cl))
+	srv := mcptools.New(mcptools.Options{Version: version()}, mcptools.RunPython(cl), mcptools.SessionTools(cl))
 	t := &mcp.IOTransport{Reader: io.NopCloser(c.stdin), Writer: nopWriteCloser{c.stdout}}
 	err = srv.Run(c.ctx, t)
 	switch {

@@ -28,7 +28,7 @@ func TestMCPStdio(t *testing.T) {
 		t.Fatal(err)
 	}
 	tools, err := cs.ListTools(context.Background(), nil)
-	if err != nil || len(tools.Tools) != 1 || tools.Tools[0].Name != "run_python" {
+	if err != nil || len(tools.Tools) != 6 || tools.Tools[0].Name != "run_python" { // and the five session tools
 		t.Fatalf("tools: %+v, %v", tools, err)
 	}
 	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": "print('hi')"}})
