@@ -256,29 +256,21 @@ func TestCLIRun(t *testing.T) {
 // host's 127.0.0.1: without the flag the jail has its own loopback.
 func TestCLINetwork(t *testing.T) {
 	s := sharedServer(t)
+	// With network a run has an interface besides loopback (the NAT's);
+	// the host's loopback stays out of reach either way.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hi from the host"))
-			c.Close()
-		}
-	}()
-	code := fmt.Sprintf("import socket\ntry:\n"+
-		"    s = socket.create_connection(('127.0.0.1', %d), timeout=5)\n"+
-		"    print('connected:', s.recv(100).decode())\n"+
+	code := fmt.Sprintf("import socket\nprint(len(socket.if_nameindex()) > 1)\ntry:\n"+
+		"    socket.create_connection(('127.0.0.1', %d), timeout=5)\n"+
+		"    print('reached the host')\n"+
 		"except OSError as e:\n    print('no connection')\n", ln.Addr().(*net.TCPAddr).Port)
 	t.Run("default", func(t *testing.T) {
-		cli(t, s.URL, cliRun{args: []string{"run"}, stdin: code}).want(t, 0, "no connection\n", "")
+		cli(t, s.URL, cliRun{args: []string{"run"}, stdin: code}).want(t, 0, "False\nno connection\n", "")
 	})
 	t.Run("--network", func(t *testing.T) {
-		cli(t, s.URL, cliRun{args: []string{"run", "--network"}, stdin: code}).want(t, 0, "connected: hi from the host\n", "")
+		cli(t, s.URL, cliRun{args: []string{"run", "--network"}, stdin: code}).want(t, 0, "True\nno connection\n", "")
 	})
 }
