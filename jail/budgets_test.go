@@ -46,6 +46,34 @@ else:
     print("sigqueue errno %d" % ctypes.get_errno())
 `
 
+// awaitHoard waits for the hoarder in j (a jail or a run, says what) to
+// print what it took (not a fixed time), and checks it took no more than
+// its own budgets: user.max_inotify_instances 16, RLIMIT_SIGPENDING 1024.
+func awaitHoard(t *testing.T, j *jail.Jail, what string) {
+	t.Helper()
+	var counts []string
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if out := j.Output().Stdout; strings.HasSuffix(out, "\n") {
+			counts = strings.Fields(out)
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(counts) != 2 {
+		t.Fatalf("hoarder printed %q (stderr %q)", j.Output().Stdout, j.Output().Stderr)
+	}
+	fds, _ := strconv.Atoi(counts[0])
+	queued, _ := strconv.Atoi(counts[1])
+	t.Logf("the hoarding %s got %d inotify instances and queued %d signals", what, fds, queued)
+	if fds < 1 || fds > 16 {
+		t.Errorf("inotify instances in one %s: %d, want 1..16 (user.max_inotify_instances)", what, fds)
+	}
+	if queued < 1 || queued > 1024 {
+		t.Errorf("queued signals in one %s: %d, want 1..1024 (RLIMIT_SIGPENDING)", what, queued)
+	}
+}
+
 // TestPerJailBudgets: a jail that hoards the kernel's per-user budgets
 // (inotify instances, queued signals) takes them from nobody else: host
 // root, the server process and a second jail all still get theirs. Jails
@@ -63,28 +91,7 @@ func TestPerJailBudgets(t *testing.T) {
 		j.Kill()
 		_, _ = j.Wait()
 	}()
-	// Wait for the hoard, not a fixed time.
-	var counts []string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if out := j.Output().Stdout; strings.HasSuffix(out, "\n") {
-			counts = strings.Fields(out)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(counts) != 2 {
-		t.Fatalf("hoarder printed %q", j.Output().Stdout)
-	}
-	fds, _ := strconv.Atoi(counts[0])
-	queued, _ := strconv.Atoi(counts[1])
-	t.Logf("the hoarding jail got %d inotify instances and queued %d signals", fds, queued)
-	if fds < 1 || fds > 16 {
-		t.Errorf("inotify instances in one jail: %d, want 1..16 (user.max_inotify_instances)", fds)
-	}
-	if queued < 1 || queued > 1024 {
-		t.Errorf("queued signals in one jail: %d, want 1..1024 (RLIMIT_SIGPENDING)", queued)
-	}
+	awaitHoard(t, j, "jail")
 
 	// The server process (this test binary, host root).
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC)
@@ -198,27 +205,7 @@ func TestZygoteRunBudgets(t *testing.T) {
 		j.Kill()
 		_, _ = j.Wait()
 	}()
-	var counts []string
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if out := j.Output().Stdout; strings.HasSuffix(out, "\n") {
-			counts = strings.Fields(out)
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if len(counts) != 2 {
-		t.Fatalf("hoarder printed %q (stderr %q)", j.Output().Stdout, j.Output().Stderr)
-	}
-	fds, _ := strconv.Atoi(counts[0])
-	queued, _ := strconv.Atoi(counts[1])
-	t.Logf("the hoarding run got %d inotify instances and queued %d signals", fds, queued)
-	if fds < 1 || fds > 16 {
-		t.Errorf("inotify instances in one run: %d, want 1..16", fds)
-	}
-	if queued < 1 || queued > 1024 {
-		t.Errorf("queued signals in one run: %d, want 1..1024", queued)
-	}
+	awaitHoard(t, j, "run")
 	res := zrun(t, z, probe, jail.Limits{})
 	if string(res.Stdout) != "inotify ok\nsigqueue ok\n" {
 		t.Errorf("sibling run while one hoards: %q %q", res.Stdout, res.Stderr)
