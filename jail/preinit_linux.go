@@ -115,6 +115,11 @@ __attribute__((constructor)) static void pyexec_preinit(int argc, char **argv, c
 		execve("/proc/self/exe", argv, environ);
 		_exit(123);
 	}
+	// The server re-executed from its sealed copy (ReexecSealed) would be
+	// named after the descriptor it ran from ("9").
+	const char *sealed = getenv("_PYEXEC_SEALED");
+	if (sealed != NULL && strcmp(sealed, "1") == 0)
+		prctl(PR_SET_NAME, "pyexecd", 0, 0, 0);
 	const char *ppid = getenv("_PYEXEC_ROOTLESS_PPID");
 	if (ppid != NULL) {
 		pid_t want = (pid_t)atoi(ppid);
