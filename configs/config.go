@@ -205,6 +205,11 @@ type ExecutionConfig struct {
 	// and about 1 KiB of fields each, on disk); the oldest finished go
 	// first. At least twice limits.max.max_output_bytes.
 	RecordsMaxMB int `mapstructure:"records_max_mb"`
+	// RecordsSync flushes each record change to the disk (fdatasync)
+	// before the request that made it is answered: records then survive a
+	// power loss too. Off (the default) they survive a restart and a
+	// SIGKILL of the server, and a run does not wait for the disk.
+	RecordsSync bool `mapstructure:"records_sync"`
 }
 
 // MaxConcurrentResolved is MaxConcurrent, or 2 x runtime.NumCPU() when zero.

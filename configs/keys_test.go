@@ -110,6 +110,7 @@ func envSamples() map[string]string {
 		"execution.queue_max_mb":          "512",
 		"execution.records_dir":           "/srv/records",
 		"execution.records_max_mb":        "4096",
+		"execution.records_sync":          "true",
 		"interpreters.roots":              "/opt/py,/srv/py",
 		"interpreters.paths":              "/usr/bin/python3.11",
 		"interpreters.system":             "false",

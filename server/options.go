@@ -86,6 +86,11 @@ type Options struct {
 	// to start. Empty: records are kept in memory only and uploads wait in
 	// the system's temporary directory.
 	RecordsDir string
+	// RecordsSync flushes each change of a record to the disk before it
+	// is answered (fdatasync), so that records survive a power loss too.
+	// Off, they survive a restart and a crash of the server (the kernel
+	// holds what was written), and a request does not wait for the disk.
+	RecordsSync bool
 	// MaxQueuedBytes bounds what the queued jobs hold while they wait:
 	// their uploads as they arrived (compressed ones stay compressed; kept
 	// in a file), and the code, stdin and arguments kept in memory. Past

@@ -32,7 +32,7 @@ func openRecords(opts Options) (*recordStore, string, error) {
 		log:      opts.Logger,
 	}
 	if opts.RecordsDir != "" {
-		if c.disk, err = openDisk(opts.RecordsDir, opts.Logger); err != nil {
+		if c.disk, err = openDisk(opts.RecordsDir, opts.RecordsSync, opts.Logger); err != nil {
 			return nil, "", err
 		}
 	}

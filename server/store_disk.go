@@ -92,7 +92,7 @@ type diskOp struct {
 }
 
 // openDisk opens (creating it if needed) the records database in dir.
-func openDisk(dir string, log *slog.Logger) (*diskStore, error) {
+func openDisk(dir string, syncWrites bool, log *slog.Logger) (*diskStore, error) {
 	outDir := filepath.Join(dir, outputDirName)
 	if err := os.MkdirAll(outDir, 0o700); err != nil {
 		return nil, fmt.Errorf("records dir: %w", err)
@@ -101,7 +101,10 @@ func openDisk(dir string, log *slog.Logger) (*diskStore, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:        dbLockTimeout,
 		NoFreelistSync: true, // rebuilt on open: commits write less
-		FreelistType:   bolt.FreelistMapType,
+		// Without sync a commit is in the page cache when it returns: a
+		// crash of the server loses nothing, a power loss may.
+		NoSync:       !syncWrites,
+		FreelistType: bolt.FreelistMapType,
 	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("records database %s is in use by another process", path)

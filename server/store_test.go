@@ -67,7 +67,7 @@ func testStore(t *testing.T, mode, dir string, c storeConfig) *recordStore {
 		if dir == "" {
 			dir = t.TempDir()
 		}
-		d, err := openDisk(dir, c.log)
+		d, err := openDisk(dir, true, c.log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -381,7 +381,7 @@ func TestDiskStoreLocked(t *testing.T) {
 	dir := t.TempDir()
 	testStore(t, "disk", dir, storeConfig{max: 10})
 	start := time.Now()
-	_, err := openDisk(dir, slog.New(slog.DiscardHandler))
+	_, err := openDisk(dir, false, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "in use by another process") {
 		t.Fatalf("second open: %v, want in use", err)
 	}
@@ -395,7 +395,7 @@ func TestDiskStoreBadFormat(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, dbFileName), []byte("not a database"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openDisk(dir, slog.New(slog.DiscardHandler)); err == nil {
+	if _, err := openDisk(dir, false, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a file that is not a database opened")
 	}
 }

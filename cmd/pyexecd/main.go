@@ -213,6 +213,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		MaxRecords:        cfg.Execution.MaxRecords,
 		MaxRecordBytes:    int64(cfg.Execution.RecordsMaxMB) << 20,
 		RecordsDir:        cfg.Execution.RecordsDir,
+		RecordsSync:       cfg.Execution.RecordsSync,
 		MaxQueuedBytes:    int64(cfg.Execution.QueueMaxMB) << 20,
 		MaxCodeBytes:      int64(cfg.Server.MaxCodeKB) << 10,
 		MaxRequestBytes:   int64(cfg.Server.MaxRequestMB) << 20,
