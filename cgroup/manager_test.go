@@ -85,7 +85,7 @@ func TestUpdate(t *testing.T) {
 func TestOwnGroup(t *testing.T) {
 	tests := []struct {
 		name, file, want string
-		fails           bool
+		fails            bool
 	}{
 		{"systemd unit", "0::/system.slice/pyexec.service\n", "system.slice/pyexec.service", false},
 		{"in its leaf already", "0::/system.slice/pyexec.service/pyexecd\n", "system.slice/pyexec.service", false},
