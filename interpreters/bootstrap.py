@@ -861,6 +861,7 @@ def _zjoiner():
         if not any(line.split()[:1] == [str(_ZJOINER)] for line in f):
             return
     os.setresuid(0, 0, _ZJOINER)
+    _pdeathsig()  # a change of ids clears the parent-death signal
 
 
 def _zrequest(data):

@@ -92,8 +92,14 @@ __attribute__((constructor)) static void pyexec_preinit(int argc, char **argv, c
 	const char *await = getenv("_PYEXEC_AWAIT_IDMAP");
 	if (holder != NULL && strcmp(holder, "1") == 0) {
 		prctl(PR_SET_NAME, "pyexec-holder", 0, 0, 0);
+		pid_t parent = getppid();
 		if (unshare(CLONE_NEWUSER) != 0)
 			_exit(122);
+		// The new namespace's credentials clear the parent-death signal
+		// the server gave this process: set it again, and leave if the
+		// server is already gone.
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || getppid() != parent)
+			_exit(124);
 		pyexec_wait_for_maps();
 		pyexec_serve_rlimits();
 	}

@@ -54,7 +54,8 @@ type Jail struct {
 	flooded  bool
 	stop     chan struct{} // closed when the process has exited
 	timer    *time.Timer
-	begun    bool // begin ran: the stdin writer owns stdinW
+	placing  time.Duration // spent placing the request's files on the host: counts in the timeout
+	begun    bool          // begin ran: the stdin writer owns stdinW
 
 	waitOnce sync.Once // Wait may be called again: it returns the same
 	waitRes  Result
@@ -165,9 +166,11 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 		return nil, err
 	}
 	cleanups = append(cleanups, func() error { return unmountWork(j.work) })
+	placed := time.Now()
 	if err := writeFiles(j.work, spec.Files, uid, uid); err != nil {
 		return nil, fmt.Errorf("place files: %w", err)
 	}
+	j.placing = time.Since(placed)
 
 	var cfg *configs.Config
 	if zygote != nil {
@@ -237,7 +240,9 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 // begin starts the jail's clock and feeds its stdin.
 func (j *Jail) begin() {
 	j.mu.Lock()
-	j.timer = time.AfterFunc(j.limits.Timeout, j.timeout)
+	// The files were placed on the run's clock: a request whose tree took
+	// its whole timeout to place ends at once, timed out.
+	j.timer = time.AfterFunc(max(j.limits.Timeout-j.placing, 0), j.timeout)
 	j.begun = true
 	j.mu.Unlock()
 	go func(w *os.File, data []byte) {

@@ -339,3 +339,23 @@ for path in ("/tmp/big", "/work/big"):
 		}
 	})
 }
+
+// TestPlacementCountsInTimeout: a cold jail's files are placed on the
+// host before its process starts, on the run's clock: a request whose
+// tree takes longer to place than its timeout ends timed out, without
+// running its code (issue 12: placement is charged to the run).
+func TestPlacementCountsInTimeout(t *testing.T) {
+	e := testEnv(t)
+	spec := e.python(t, "3.12", "print('ran')")
+	for i := range 20000 {
+		spec.Files = append(spec.Files, jail.File{Path: fmt.Sprintf("d%d/f%d", i%200, i), Mode: 0o644, Data: []byte("x")})
+	}
+	spec.Limits.Timeout = 200 * time.Millisecond
+	spec.Limits.DiskBytes = 256 << 20 // a page each
+	start := time.Now()
+	res := run(t, e, spec)
+	t.Logf("20000 files, 200 ms timeout: %v, timed out %v, stdout %q", time.Since(start).Round(time.Millisecond), res.TimedOut, res.Stdout)
+	if !res.TimedOut || strings.Contains(string(res.Stdout), "ran") {
+		t.Errorf("want the run timed out before its code ran: %+v", res)
+	}
+}

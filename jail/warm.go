@@ -77,6 +77,7 @@ func (j *Jail) Activate(a Activation) error {
 	l.DiskBytes = j.limits.DiskBytes
 	l = l.withDefaults()
 	uid := j.slot.sandboxID
+	placed := time.Now()
 	if err := writeFiles(j.work, a.Files, uid, uid); err != nil {
 		return fmt.Errorf("place files: %w", err)
 	}
@@ -94,7 +95,7 @@ func (j *Jail) Activate(a Activation) error {
 	j.stdout.max.Store(l.MaxOutputBytes)
 	j.stderr.max.Store(l.MaxOutputBytes)
 	j.mu.Lock()
-	j.limits, j.stdin, j.started = l, a.Stdin, time.Now()
+	j.limits, j.stdin, j.started, j.placing = l, a.Stdin, time.Now(), time.Since(placed)
 	j.mu.Unlock()
 	j.begin()
 	_, err := j.control.Write(a.Control)

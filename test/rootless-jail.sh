@@ -14,7 +14,7 @@
 #
 # Runs with network need an IPv4 default route on the host (pasta's); on
 # a host without one (CI's cgroup v2 guest) the script makes one, as root,
-# through a veth into a namespace of its own, for as long as the tests run.
+# through a veth pair of its own, for as long as the tests run.
 #
 # Two tests are left to the root pass: TestNetworkMatrix and
 # TestNetworkAllowCIDR build a namespace that plays the outside world, with
@@ -67,10 +67,7 @@ cleanup() {
 	PYEXEC_JAIL_SETUP_DIR=$SETUP "$PYEXECD" setup --user "$U" --cgroup-parent "$PARENT" --undo >/dev/null 2>"$BASE/undo.log" ||
 		{ say "setup --undo failed:"; cat "$BASE/undo.log" >&2; rc=1; }
 	userdel "$U" 2>/dev/null || { say "userdel $U failed"; rc=1; }
-	if [ -n "${ROUTE_NS:-}" ]; then
-		ip link del "pxrh$$" 2>/dev/null
-		ip netns del "$ROUTE_NS" 2>/dev/null
-	fi
+	[ -n "${ROUTE_IF:-}" ] && ip link del "$ROUTE_IF" 2>/dev/null
 	grep -qs " $STATE" /proc/self/mountinfo || rm -rf "$STATE"
 	rm -rf "$BASE"
 	[ "$st" = 0 ] || rc=$st
@@ -84,13 +81,12 @@ PYEXEC_JAIL_SETUP_DIR=$SETUP "$PYEXECD" setup --user "$U" --cgroup-parent "$PARE
 mkdir -p "$STATE" && chown "$U:" "$STATE" && chmod 711 "$STATE" # the jails' ids search it
 
 if [ -z "$(ip -4 route show default 2>/dev/null)" ]; then
-	ROUTE_NS=pxrl$$
-	ip netns add "$ROUTE_NS" &&
-		ip link add "pxrh$$" type veth peer name "pxrn$$" &&
-		ip link set "pxrn$$" netns "$ROUTE_NS" &&
-		ip addr add 198.19.254.1/30 dev "pxrh$$" && ip link set "pxrh$$" up &&
-		ip -n "$ROUTE_NS" addr add 198.19.254.2/30 dev "pxrn$$" && ip -n "$ROUTE_NS" link set "pxrn$$" up &&
-		ip route add default via 198.19.254.2 dev "pxrh$$" || { say "no default route, and making one failed"; exit 1; }
+	# A veth pair with both ends here: no namespace whose end could take it
+	# away (the tests that need a real outside run as root).
+	ROUTE_IF=pxrh$$
+	ip link add "$ROUTE_IF" type veth peer name "pxrp$$" &&
+		ip addr add 198.19.254.1/30 dev "$ROUTE_IF" && ip link set "$ROUTE_IF" up && ip link set "pxrp$$" up &&
+		ip route add default via 198.19.254.2 dev "$ROUTE_IF" || { say "no default route, and making one failed"; exit 1; }
 fi
 
 BIN=${JAIL_TEST:-}

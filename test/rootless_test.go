@@ -329,6 +329,12 @@ func (s *rlServer) launch(extra []string) error {
 	}
 	if leaf := filepath.Join(dir, "pyexecd"); s.cgroupDir == "" && dir != "" {
 		dir = leaf // setup's leaf for the server (cgroup.ServerLeaf)
+		// removeLeftovers may have taken it with the groups below the parent.
+		if err := os.Mkdir(leaf, 0o755); err == nil {
+			for _, f := range []string{"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"} {
+				_ = os.Chown(filepath.Join(leaf, f), ru.UID, ru.GID)
+			}
+		}
 	}
 	if dir != "" {
 		// Born in the delegated group (clone3 CLONE_INTO_CGROUP), as root
