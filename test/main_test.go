@@ -22,12 +22,16 @@ import (
 
 // The harness's fixed numbers.
 const (
-	idBaseStart    = 500000           // host ids of server n: idBaseStart + n*idBaseStride
+	// Host ids of server n: idBaseStart + n*idBaseStride, far above the
+	// sub-id ranges `pyexecd setup` gives the rootless tests' users (from
+	// 1<<20 up): a root server's jails in a user's range would count as
+	// that user's leftovers.
+	idBaseStart    = 1 << 28
 	idBaseStride   = 100000           // larger than jail.host_id_count (65536)
 	sandboxUID     = 1000             // jail.sandbox_uid: the jail user running the code
 	startTimeout   = 15 * time.Second // until /health answers 200
 	stopTimeout    = 15 * time.Second // from SIGTERM to exit
-	leftoverSettle = 2 * time.Second  // how long leftovers may take to go away
+	leftoverSettle = 10 * time.Second // how long leftovers may take to go away (a bound, not a goal)
 )
 
 var (

@@ -80,8 +80,9 @@ leftovers() {
 		# anything below them; per-jail state and work dirs
 		find /sys/fs/cgroup -maxdepth 1 -type d -name 'pyexec-*' -exec find {} -type d \; 2>/dev/null
 		ls -d /run/pyexec-*/run/* /run/pyexec-*/work/* /run/pyexec-e2e-* 2>/dev/null
-		# The tests' host ids: jail 300000.., crash 400000.., e2e 500000..
-		ps -e -o uid=,pid=,comm= | awk '$1 >= 300000 && $1 < 2000000 { print "process " $2 ":" $3 }'
+		# The tests' host ids: jail 300000.., crash 400000.., rootless
+		# users' sub-ids 1048576.., e2e 268435456..
+		ps -e -o uid=,pid=,comm= | awk '($1 >= 300000 && $1 < 2000000) || ($1 >= 268435456 && $1 < 300000000) { print "process " $2 ":" $3 }'
 	)
 	echo "=== v2ci begin $name" >&2
 	if [ -n "$left" ]; then
