@@ -29,12 +29,14 @@
 # Passes: "root" runs the steps as root; "rootless" runs the rootless e2e
 # suite (a server started as a throw-away user set up by `pyexecd setup`).
 # A pass is a function pass_NAME below, named on the command line or in
-# V2CI_PASSES (default: both).
+# V2CI_PASSES (default: root).
 #
 # Settings (environment):
 #   PYEXEC_BIN, PYEXEC_CLI_BIN  the binaries under test
 #                        (default: bin/pyexecd and bin/pyexec of the repo)
-#   V2CI_PASSES="root rootless"  the passes when none are named
+#   V2CI_PASSES=root     the passes when none are named (the rootless pass
+#                        is run by hand, `test/v2vm/ci.sh rootless`, until
+#                        a whole run of it has passed in the guest)
 #   V2CI_STEPS="cgroup jail e2e"  the steps of each pass
 #   V2CI_RUN=            a -test.run pattern for the cgroup and jail steps
 #   V2CI_TIMEOUT=2400    seconds for the whole guest run (V2VM_TIMEOUT)
@@ -162,7 +164,7 @@ fi
 # ----------------------------------------------------------------- host --
 
 [ "$(id -u)" = 0 ] || { say "needs root (qemu's 9p export of /, jails in the guest)"; exit 2; }
-[ $# -gt 0 ] || set -- ${V2CI_PASSES:-root rootless}
+[ $# -gt 0 ] || set -- ${V2CI_PASSES:-root}
 export PYEXEC_BIN=${PYEXEC_BIN:-$REPO/bin/pyexecd} PYEXEC_CLI_BIN=${PYEXEC_CLI_BIN:-$REPO/bin/pyexec}
 for b in "$PYEXEC_BIN" "$PYEXEC_CLI_BIN"; do
 	[ -x "$b" ] || { say "$b missing: build it first (make bin/pyexecd bin/pyexec)"; exit 2; }
