@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -32,7 +33,7 @@ func (m *Manager) netRoutes(netnsFile *os.File) error {
 	if err != nil {
 		return err
 	}
-	h, err := netlink.NewHandleAt(netns.NsHandle(int(netnsFile.Fd())), unix.NETLINK_ROUTE)
+	h, err := handleAt(netnsFile)
 	if err != nil {
 		return fmt.Errorf("netlink in the run's namespace: %w", err)
 	}
@@ -69,6 +70,27 @@ func (m *Manager) netRoutes(netnsFile *os.File) error {
 // denyRoutes are table netDenyTable's routes: prohibit for every denied
 // range and host address, throw for the allowed ranges, and all of IPv6
 // unreachable.
+// handleAt opens a netlink handle in the run's namespace f. netlink
+// enters the namespace on a locked thread and then switches back, which a
+// rootless server may not do (the host's namespace is the initial user
+// namespace's): the thread would go back to Go's pool inside the run's
+// namespace. So it runs on a goroutine that keeps its thread locked, and
+// Go ends that thread with it.
+func handleAt(f *os.File) (*netlink.Handle, error) {
+	type result struct {
+		h   *netlink.Handle
+		err error
+	}
+	c := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked, on purpose
+		h, err := netlink.NewHandleAt(netns.NsHandle(int(f.Fd())), unix.NETLINK_ROUTE)
+		c <- result{h, err}
+	}()
+	r := <-c
+	return r.h, r.err
+}
+
 func denyRoutes(hostAddrs []netip.Addr, allow []netip.Prefix) []*netlink.Route {
 	var out []*netlink.Route
 	route := func(p netip.Prefix, typ int) {
