@@ -572,9 +572,15 @@ def _collect_files(out):
 #      brings up loopback, forks C, then reaps orphans and forwards signals
 #      until C ends, and writes C's status to the status descriptor; its exit
 #      ends the namespace;
-#   C  drops every capability and group, becomes the run's uid, places the
-#      request's files (charged to the run), sets its rlimits, loads the
-#      strict seccomp program and runs the code as in warm mode.
+#   C  drops every capability and group, becomes the run's uid, loads the
+#      strict seccomp program, and waits on its go pipe for the request
+#      (the server forks runs ahead of their requests: jail/zygote_prep.go);
+#      then places the request's files (charged to the run), sets its
+#      rlimits and runs the code as in warm mode.
+# The request's message holds what A needs (uid, sandbox, disk, ncg,
+# session) with descriptors: stdin, stdout, stderr, report, status, files,
+# ncg cgroup.procs files, the go pipe, a session's socket; the go pipe
+# then brings the rest (interpreters.EncodeRequest's fields, rlimits).
 _CLONE_NEWPID = 0x20000000
 _CLONE_FLAGS = 0x20000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x02000000  # mount net ipc uts cgroup
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_RDONLY = 2, 4, 8, 1
@@ -587,6 +593,7 @@ _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "S
 
 
 class _Z:
+    comm = b""   # the zygote's process name, which runs keep
     libc = None
     prog = None  # the seccomp sock_fprog, built once
     pidns = -1   # the zygote's own pid namespace
@@ -689,7 +696,7 @@ def _zrun(req, fds, sync):
     for name in _FORWARDED + ("SIGCHLD", "SIGPIPE"):
         signal.signal(getattr(signal, name), signal.SIG_DFL)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # what the interpreter starts with
-    ready_w, mapped_r = sync
+    ready_w, mapped_r, went = sync
     if libc.unshare(0x10000000) != 0:  # CLONE_NEWUSER
         _zfail(status, "unshare user")
     os.write(ready_w, b"u")
@@ -725,12 +732,7 @@ def _zrun(req, fds, sync):
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # from the namespace's root: no capability is left
-    _zplace(files, uid)
     import resource
-    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
-                        ("RLIMIT_SIGPENDING", req["sigpending"]), ("RLIMIT_MSGQUEUE", req["msgqueue"])):
-        v = int(value)
-        resource.setrlimit(getattr(resource, name), (v, v))
     os.dup2(stdin, 0)
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
@@ -745,6 +747,26 @@ def _zrun(req, fds, sync):
     os.chdir("/work")
     for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP:
         sys.modules.pop(name, None)
+    # Prepared: the run waits here, forked ahead, for its request (the
+    # program, its environment and rlimits); without one it leaves.
+    go = fds[6 + int(req["ncg"])]
+    data = b""
+    while True:
+        chunk = os.read(go, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    os.close(go)
+    if not data:
+        os._exit(0)
+    libc.prctl(15, _Z.comm, 0, 0, 0)  # PR_SET_NAME: the interpreter's again
+    os.close(went)  # A takes its name back too
+    req.update(_zrequest(data))
+    _zplace(files, uid)
+    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
+                        ("RLIMIT_SIGPENDING", req["sigpending"]), ("RLIMIT_MSGQUEUE", req["msgqueue"])):
+        v = int(value)
+        resource.setrlimit(getattr(resource, name), (v, v))
     os.environ.clear()
     os.environ.update(req["env"])
     return 3
@@ -799,7 +821,7 @@ def _zchild(req, fds):
         except OSError as e:
             _zfail(status, "join cgroup", e.errno)
         os.close(fd)
-    req["sfd"] = fds[6 + ncg] if "session" in req else -1
+    req["sfd"] = fds[7 + ncg] if "session" in req else -1  # after the go pipe
     libc = _Z.libc
     if libc.unshare(_CLONE_FLAGS) != 0:
         _zfail(status, "unshare")
@@ -816,14 +838,20 @@ def _zchild(req, fds):
     _zlo_up()
     ready_r, ready_w = os.pipe()
     mapped_r, mapped_w = os.pipe()
+    went_r, went_w = os.pipe()  # C closes it once its request came
+    # A prepared run's processes are named so until then (leftover checks
+    # tell them from runs by it: jail.PreparedComm).
+    libc.prctl(15, b"pyexec-prep", 0, 0, 0)
     child = os.fork()
     if child == 0:
         os.close(ready_r)
         os.close(mapped_w)
-        return _zrun(req, fds, (ready_w, mapped_r))
+        os.close(went_r)
+        return _zrun(req, fds, (ready_w, mapped_r, went_w))
     os.close(ready_w)
     os.close(mapped_r)
-    for fd in fds[:4] + fds[5:6] + fds[6 + ncg:]:  # the last: a session's socket, C's
+    os.close(went_w)
+    for fd in fds[:4] + fds[5:6] + fds[6 + ncg:]:  # then C's go pipe and a session's socket
         os.close(fd)
     # C's user namespace: its root is the zygote's, its sandbox user the
     # run's own uid of the zygote's namespace.
@@ -844,6 +872,12 @@ def _zchild(req, fds):
                 os.write(mapped_w, b"g")
     os.close(ready_r)
     os.close(mapped_w)
+    try:
+        os.read(went_r, 1)  # EOF: C has its request (or has ended)
+    except OSError:
+        pass
+    os.close(went_r)
+    libc.prctl(15, _Z.comm, 0, 0, 0)
     _zinit(child, status)
 
 
@@ -912,6 +946,8 @@ def _zygote(ctl, report, bpf):
     _Z.buf = ctypes.create_string_buffer(prog, len(prog))
     _Z.prog = ctypes.byref(SockFprog(len(prog) // 8, ctypes.addressof(_Z.buf)))
     _Z.pidns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    with open("/proc/self/comm", "rb") as f:
+        _Z.comm = f.read().strip()
     for fn in ("setns",):
         getattr(_Z.libc, fn)
     _zjoiner()

@@ -58,6 +58,11 @@ type Config struct {
 	// ZygoteRuns is how many runs one zygote may have at once (each runs
 	// as its own host uid). Zero: 64.
 	ZygoteRuns int
+	// ZygotePrepared is how many runs each zygote keeps forked ahead of
+	// their requests: namespaces, cgroup, mounts and ids made, waiting for
+	// the code (see Zygote.Start). Zero: 2; negative: none (every run is
+	// forked when its request comes).
+	ZygotePrepared int
 	// MaxReportBytes caps what a run's report pipe keeps (the bootstrap's
 	// report, with the figures and output files it sends back). Zero: 1 MiB.
 	MaxReportBytes int64
@@ -135,6 +140,15 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	}
 	if cfg.SandboxUID+cfg.ZygoteRuns > CgroupJoinerID {
 		return nil, fmt.Errorf("sandbox uid %d and %d runs per zygote reach id %d, which zygotes keep", cfg.SandboxUID, cfg.ZygoteRuns, CgroupJoinerID)
+	}
+	switch {
+	case cfg.ZygotePrepared == 0:
+		cfg.ZygotePrepared = 2
+	case cfg.ZygotePrepared < 0:
+		cfg.ZygotePrepared = 0
+	}
+	if cfg.ZygotePrepared >= cfg.ZygoteRuns {
+		return nil, fmt.Errorf("%d prepared runs per zygote leave none of its %d run slots for requests", cfg.ZygotePrepared, cfg.ZygoteRuns)
 	}
 	if cfg.StartThreads <= 0 {
 		cfg.StartThreads = 8

@@ -36,6 +36,11 @@ type Zygote struct {
 	inFlight sync.WaitGroup
 	dead     chan struct{} // closed when the template jail ended
 	exit     error         // how it ended; read after dead is closed
+
+	prepMu     sync.Mutex
+	preps      []*prepped // runs forked ahead, oldest first (zygote_prep.go)
+	filling    int        // being prepared
+	prepClosed bool       // no more: the zygote ends
 }
 
 // ErrZygoteBusy is returned by Zygote.Start when every run uid of the
@@ -88,7 +93,9 @@ func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error)
 		_, err := j.Wait()
 		z.exit = err
 		close(z.dead)
+		z.dropPrepared()
 	}()
+	z.refill(Limits{}.withDefaults().DiskBytes, cgroup.Limits{})
 	return z, nil
 }
 
@@ -129,6 +136,7 @@ func (z *Zygote) Alive() bool {
 // Close waits for the runs in flight (at most grace), then ends the
 // template jail. Runs started after Close fail.
 func (z *Zygote) Close(grace time.Duration) {
+	z.dropPrepared()
 	done := make(chan struct{})
 	go func() { z.inFlight.Wait(); close(done) }()
 	select {
@@ -145,12 +153,56 @@ func (z *Zygote) Close(grace time.Duration) {
 // Start forks a run from the zygote: a (cold-equivalent) jail that runs
 // a.Control (interpreters.EncodeRequest) with a.Files in its /work and
 // a.Stdin, within a.Limits (any disk size). Wait or Kill it like any jail.
-func (z *Zygote) Start(a Activation) (*Jail, error) { return z.start(a, nil) }
+//
+// A run the zygote prepared ahead (see prepared) serves the request when
+// its /work and /tmp have the request's size: it only needs the request,
+// the cgroup limits set again when they differ, and its files.
+func (z *Zygote) Start(a Activation) (*Jail, error) {
+	l := a.Limits.withDefaults()
+	if p := z.takePrepared(l.DiskBytes); p != nil {
+		defer z.refill(l.DiskBytes, l.Limits)
+		j, err := z.launch(p, a)
+		if err == nil {
+			return j, nil
+		}
+		z.m.log.Warn("prepared zygote run failed to launch; forking another", "jail", p.j.id, "err", err)
+	}
+	p, err := z.prepare(l, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer z.refill(l.DiskBytes, l.Limits)
+	return z.launch(p, a)
+}
 
-// start is Start; session, when not nil, is a session's end of its socket
-// (see StartSession): the run gets it after the cgroup files, and the
-// request says so. start closes it either way.
-func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
+// start is Start for a session: session is its end of the session's
+// socket (see StartSession). The run gets it after the cgroup files, and
+// the request says so. start closes it either way.
+func (z *Zygote) start(a Activation, session *os.File) (*Jail, error) {
+	p, err := z.prepare(a.Limits.withDefaults(), session)
+	if err != nil {
+		return nil, err
+	}
+	return z.launch(p, a)
+}
+
+// A prepped run is forked and waits for its request on its go pipe: its
+// pid 1 has joined the run's cgroup and made its namespaces and mounts
+// (/work and /tmp of disk bytes), its code process is the run's uid
+// without privileges, under the strict seccomp filter. Its cgroup has
+// the limits cg; its output captures already read.
+type prepped struct {
+	j      *Jail
+	goW    *os.File // the request goes here, then it is closed
+	filesW *os.File // the file stream
+	disk   int64
+	cg     cgroup.Limits
+}
+
+// prepare forks a run up to the point where it waits for its request
+// (see prepped), within l's disk and cgroup limits. session, when not
+// nil, is passed on (and closed either way).
+func (z *Zygote) prepare(l Limits, session *os.File) (_ *prepped, retErr error) {
 	if session != nil {
 		defer session.Close()
 	}
@@ -163,8 +215,7 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 	default:
 		return nil, ErrZygoteBusy
 	}
-	l := a.Limits.withDefaults()
-	j := &Jail{id: newID(), m: z.m, zyg: z, zuid: k, limits: l, stop: make(chan struct{}), stdin: a.Stdin}
+	j := &Jail{id: newID(), m: z.m, zyg: z, zuid: k, limits: l, stop: make(chan struct{})}
 	var cleanups []func() error
 	defer func() {
 		if retErr != nil {
@@ -190,24 +241,24 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 		}
 	}
 	defer func() { closeAll(theirs) }() // sent, or failed: these go either way
-	pipe := func() (r, w *os.File, err error) {
-		r, w, err = os.Pipe()
-		return
-	}
-	var files [6][2]*os.File // stdin, stdout, stderr, report, status, files: [read, write]
+	// stdin, stdout, stderr, report, status, files, go: [read, write]
+	var files [7][2]*os.File
 	for i := range files {
-		r, w, err := pipe()
+		r, w, err := os.Pipe()
 		if err != nil {
 			closeAll(mine)
 			return nil, fmt.Errorf("make pipes: %w", err)
 		}
 		files[i] = [2]*os.File{r, w}
-		if i == 0 || i == 5 { // the server writes stdin and the files
+		if i == 0 || i >= 5 { // the server writes stdin, the files and the request
 			mine, theirs = append(mine, w), append(theirs, r)
 		} else {
 			mine, theirs = append(mine, r), append(theirs, w)
 		}
 	}
+	goR := theirs[6]
+	theirs = theirs[:6]
+	defer goR.Close()
 	for _, p := range run.ProcsFiles() {
 		f, err := os.OpenFile(p, os.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -216,20 +267,22 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 		}
 		theirs = append(theirs, f)
 	}
+	theirs = append(theirs, goR)
 	j.stdinW = files[0][1]
 	j.stdout = newCapture(files[1][0], l.MaxOutputBytes, j.flood)
 	j.stderr = newCapture(files[2][0], l.MaxOutputBytes, j.flood)
 	j.report = newCapture(files[3][0], z.m.reportMax(), nil)
 	j.status = files[4][0]
-	filesW := files[5][1]
+	p := &prepped{j: j, filesW: files[5][1], goW: files[6][1], disk: l.DiskBytes, cg: l.Limits}
 	cleanups = append(cleanups, func() error {
 		j.closeParentEnds()
 		j.status.Close()
-		filesW.Close()
+		p.filesW.Close()
+		p.goW.Close()
 		return nil
 	})
 
-	msg := append([]byte(nil), a.Control...)
+	var msg []byte
 	field := func(name string, v int64) {
 		s := strconv.FormatInt(v, 10)
 		msg = append(msg, fmt.Sprintf("%s %d\n%s", name, len(s), s)...)
@@ -239,11 +292,6 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 	field("uid", int64(z.m.cfg.SandboxUID+k))
 	field("sandbox", int64(z.m.cfg.SandboxUID))
 	field("disk", l.DiskBytes)
-	for _, r := range jailRlimits(l) {
-		if name := rlimitName(r.Type); name != "core" {
-			field(name, int64(r.Hard))
-		}
-	}
 	field("ncg", int64(len(run.ProcsFiles())))
 	if session != nil {
 		field("session", 1)
@@ -257,15 +305,56 @@ func (z *Zygote) start(a Activation, session *os.File) (_ *Jail, retErr error) {
 	cleanups = append(cleanups, func() error { z.m.track(j, false); return nil })
 	z.inFlight.Add(1)
 	cleanups = append(cleanups, func() error { z.inFlight.Done(); return nil })
-	j.started = time.Now()
 	z.ctlMu.Lock()
 	err = unix.Sendmsg(int(z.ctl.Fd()), msg, unix.UnixRights(fds...), nil, 0)
 	z.ctlMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("%w: send the request: %v", ErrZygoteDead, err)
 	}
+	return p, nil
+}
+
+// launch gives the prepared run p its request: a's limits (the cgroup's
+// set again when they differ from p's), its control fields and rlimits,
+// then its files and stdin; the run's clock starts. On error p is
+// discarded.
+func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
+	j := p.j
+	l := a.Limits.withDefaults()
+	if l.DiskBytes != p.disk {
+		z.discard(p)
+		return nil, fmt.Errorf("zygote run %s: prepared for %d disk bytes, asked for %d", j.id, p.disk, l.DiskBytes)
+	}
+	if l.Limits != p.cg {
+		if err := j.run.Update(l.Limits); err != nil {
+			z.discard(p)
+			return nil, fmt.Errorf("run cgroup: %w", err)
+		}
+	}
+	j.limits = l
+	j.stdout.max.Store(l.MaxOutputBytes)
+	j.stderr.max.Store(l.MaxOutputBytes)
+	j.stdin = a.Stdin
+	msg := append([]byte(nil), a.Control...)
+	for _, r := range jailRlimits(l) {
+		if name := rlimitName(r.Type); name != "core" {
+			s := strconv.FormatUint(r.Hard, 10)
+			msg = fmt.Appendf(msg, "%s %d\n%s", name, len(s), s)
+		}
+	}
+	j.mu.Lock()
+	j.started = time.Now()
+	j.mu.Unlock()
+	_, err := p.goW.Write(msg)
+	p.goW.Close()
+	if err != nil {
+		p.filesW.Close()
+		j.Kill()
+		z.reap(j)
+		return nil, fmt.Errorf("%w: send the request: %v", ErrZygoteDead, err)
+	}
 	z.served.Add(1)
-	go writeFileStream(filesW, a.Files)
+	go writeFileStream(p.filesW, a.Files)
 	j.begin()
 	return j, nil
 }
@@ -347,7 +436,12 @@ func writeFileStream(w *os.File, files []File) {
 // run was killed), then its output.
 func (j *Jail) waitZygoteRun() (Result, error) {
 	var res Result
-	st, _ := io.ReadAll(io.LimitReader(j.status, 4096))
+	// One write of pid 1 (or of a failed setup): the line is all, and its
+	// exit need not be waited for (the output's end waits for what is left
+	// in the namespace).
+	buf := make([]byte, 4096)
+	n, _ := j.status.Read(buf)
+	st := buf[:n]
 	j.status.Close()
 	j.mu.Lock()
 	res.Duration = time.Since(j.started)

@@ -32,6 +32,7 @@ type ZygoteStatus struct {
 	Served   int64         // runs forked, all generations
 	Missed   int64         // requests that found no zygote (or every run slot busy)
 	Recycled int64         // zygotes replaced for age or count
+	Prepared int           // runs of the serving zygote forked ahead (see Zygote.Start)
 }
 
 // ZygotePool keeps one zygote per interpreter, replaces it once it is older
@@ -132,6 +133,7 @@ func (s *zslot) startLocked(old *Zygote) {
 // of it, which would die with it) end first, unless the pool closes.
 func (s *zslot) retire(z *Zygote) {
 	s.p.wg.Add(1)
+	z.dropPrepared()
 	go func() {
 		defer s.p.wg.Done()
 		for z.sessions.Load() > 0 && !s.p.closed.Load() {
@@ -214,7 +216,7 @@ func (p *ZygotePool) Status() []ZygoteStatus {
 		s.mu.Lock()
 		st := ZygoteStatus{Key: key, Failing: s.failing, Served: s.served.Load(), Missed: s.missed.Load(), Recycled: s.recycled.Load()}
 		if s.cur != nil && s.cur.Alive() {
-			st.Running, st.Age = true, s.cur.Age()
+			st.Running, st.Age, st.Prepared = true, s.cur.Age(), s.cur.Prepared()
 		}
 		s.mu.Unlock()
 		out = append(out, st)

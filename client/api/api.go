@@ -254,6 +254,9 @@ type ZygoteSlot struct {
 	Served   int64 `json:"served"`   // runs forked from it (every generation)
 	Missed   int64 `json:"missed"`   // requests that found it not running or busy
 	Recycled int64 `json:"recycled"` // generations replaced for age or run count
+	// Prepared counts the runs forked ahead, waiting for a request (each
+	// holds its namespaces, a per-run cgroup and a run uid).
+	Prepared int `json:"prepared"`
 }
 
 // Layer is one installed set of requirements in the server's cache: an

@@ -159,7 +159,7 @@ func zygoteSlots(st []jail.ZygoteStatus) []api.ZygoteSlot {
 	out := make([]api.ZygoteSlot, len(st))
 	for i, s := range st {
 		out[i] = api.ZygoteSlot{Version: s.Key, Running: s.Running, Failing: s.Failing, AgeS: int64(s.Age.Seconds()),
-			Served: s.Served, Missed: s.Missed, Recycled: s.Recycled}
+			Served: s.Served, Missed: s.Missed, Recycled: s.Recycled, Prepared: s.Prepared}
 	}
 	return out
 }

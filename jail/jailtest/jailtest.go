@@ -81,10 +81,15 @@ func allTraces(stateDir, cgroupParent string) []string {
 // namespace open while their server runs.
 const HolderComm = "pyexec-holder"
 
+// preparedComm is jail.PreparedComm (jailtest cannot import jail: the
+// jail package's own tests use it).
+const preparedComm = "pyexec-prep"
+
 // Procs lists the host processes whose real uid is in [base, base+count)
 // (the ids a server maps its jails onto), as "pid:comm", leaving out the
 // parts of a running server, unless withServer: its user namespace holders
-// and its zygotes (the process in a zygote's leaf cgroup "z").
+// its zygotes (the process in a zygote's leaf cgroup "z") and the runs its
+// zygotes prepared ahead of their requests (jail.PreparedComm).
 func Procs(base, count int, withServer bool) []string {
 	var out []string
 	entries, _ := os.ReadDir("/proc")
@@ -104,7 +109,7 @@ func Procs(base, count int, withServer bool) []string {
 			}
 			c, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
 			comm := strings.TrimSpace(string(c))
-			if withServer || (comm != HolderComm && !inZygoteLeaf(e.Name())) {
+			if withServer || (comm != HolderComm && comm != preparedComm && !inZygoteLeaf(e.Name())) {
 				out = append(out, e.Name()+":"+comm)
 			}
 		}
