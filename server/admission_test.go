@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // stepRunner starts jobs and ends one of them for each value sent on step

@@ -4,7 +4,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // limitPolicy turns a request's config object into Limits.

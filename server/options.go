@@ -6,7 +6,7 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // LimitValues is one set of per-job limits in the units of the API's

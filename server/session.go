@@ -6,7 +6,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // sessionRequest is a decoded POST /api/v1/sessions.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/cgroup"
-	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/deps"
