@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/interpreters/deps/depstest"
+	"github.com/pyexec/pyexec/layers/depstest"
 )
 
 // startIndex serves the standard test wheels until t ends.

@@ -11,8 +11,8 @@ import (
 	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -25,9 +25,9 @@ func depsIndex(d configs.DepsConfig) requirements.Index {
 }
 
 // depsConfig is the dependency cache of the configuration.
-func depsConfig(cfg configs.Config, log *slog.Logger) deps.Config {
+func depsConfig(cfg configs.Config, log *slog.Logger) layers.Config {
 	d := cfg.Deps
-	return deps.Config{
+	return layers.Config{
 		Dir:                d.CacheDir,
 		MaxBytes:           int64(d.CacheMaxMB) << 20,
 		Index:              depsIndex(d),
@@ -43,7 +43,7 @@ func depsConfig(cfg configs.Config, log *slog.Logger) deps.Config {
 // layer (nil: none) and the lines its stderr starts with, about detected
 // imports left out. A nil *jobLayer is no layer and no lines.
 type jobLayer struct {
-	lease *deps.Lease
+	lease *layers.Lease
 	notes []byte
 }
 
@@ -91,14 +91,14 @@ func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.
 			return nil, &server.Outcome{PythonVersion: in.Version,
 				Failure: "this server installs no packages: requirements_txt is not supported"}, nil
 		}
-		var skips []deps.Skip
+		var skips []layers.Skip
 		for _, imp := range detected {
-			skips = append(skips, deps.Skip{Name: imp.Dist, Kind: deps.SkipFailed, Reason: "this server installs no packages"})
+			skips = append(skips, layers.Skip{Name: imp.Dist, Kind: layers.SkipFailed, Reason: "this server installs no packages"})
 		}
 		return &jobLayer{notes: skipNotes(skips)}, nil, nil
 	}
 	lease, skips, err := r.deps.AcquireDetected(ctx, in, reqs, detected)
-	var ie *deps.InstallError
+	var ie *layers.InstallError
 	switch {
 	case err == nil:
 		return &jobLayer{lease: lease, notes: skipNotes(skips)}, nil, nil
@@ -114,16 +114,16 @@ func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.
 // skipNotes are the stderr lines about detected imports left out: one per
 // distribution that pip could not install, one for those that found no
 // room under the cap, one for those not tried.
-func skipNotes(skips []deps.Skip) []byte {
+func skipNotes(skips []layers.Skip) []byte {
 	var b strings.Builder
 	var tooMany, notTried []string
 	for _, s := range skips {
 		switch s.Kind {
-		case deps.SkipNotOnIndex:
+		case layers.SkipNotOnIndex:
 			fmt.Fprintf(&b, "pyexec: auto-detected package %q is not on the package index; skipped\n", s.Name)
-		case deps.SkipTooMany:
+		case layers.SkipTooMany:
 			tooMany = append(tooMany, s.Name)
-		case deps.SkipNotTried:
+		case layers.SkipNotTried:
 			notTried = append(notTried, s.Name)
 		default:
 			fmt.Fprintf(&b, "pyexec: auto-detected package %q could not be installed (%s); skipped\n", s.Name, s.Reason)
@@ -165,7 +165,7 @@ func sourceFiles(files []server.File) []requirements.File {
 }
 
 // layersAPI serves the cache to the server's /api/v1/deps endpoints.
-type layersAPI struct{ c *deps.Cache }
+type layersAPI struct{ c *layers.Cache }
 
 var _ server.Layers = layersAPI{}
 
@@ -176,9 +176,9 @@ func (a layersAPI) Remove(key string) error { return layersAPIError(a.c.Remove(k
 // layersAPIError gives the cache's errors the server's meaning.
 func layersAPIError(err error) error {
 	switch {
-	case errors.Is(err, deps.ErrNotFound):
+	case errors.Is(err, layers.ErrNotFound):
 		return fmt.Errorf("%w: %w", server.ErrLayerNotFound, err)
-	case errors.Is(err, deps.ErrInUse):
+	case errors.Is(err, layers.ErrInUse):
 		return fmt.Errorf("%w: %w", server.ErrLayerInUse, err)
 	}
 	return err

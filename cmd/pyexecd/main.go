@@ -19,8 +19,8 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -141,7 +141,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	jails, err := jail.New(jail.Config{
 		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
 		SandboxUID: cfg.Jail.SandboxUID, Mounts: interps.Mounts(),
-		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
+		BindTargets:  layers.BindTargets(depsIndex(cfg.Deps)),
 		Files:        readOnlyFiles(),
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		AllowInotify: cfg.Jail.AllowInotify,
@@ -171,19 +171,19 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		}
 	}()
 
-	layers, err := deps.New(depsConfig(cfg, log), jails)
+	layerCache, err := layers.New(depsConfig(cfg, log), jails)
 	if err != nil {
 		return fmt.Errorf("deps: %w", err)
 	}
 	defer func() {
-		if err := layers.Close(); err != nil {
+		if err := layerCache.Close(); err != nil {
 			log.Warn("deps cache close", "err", err)
 		}
 	}()
 
 	// Every jail sees the layer cache (read-only, not listable), so that a
 	// run with requirements can take a pooled jail.
-	binds := []jail.Bind{layers.Bind()}
+	binds := []jail.Bind{layerCache.Bind()}
 	templates, err := poolTemplates(cfg, interps, binds)
 	if err != nil {
 		return fmt.Errorf("pool: %w", err)
@@ -202,7 +202,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		defer zygotes.Close()
 	}
 
-	runner := &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layers, binds: binds, interps: interps, log: log}
+	runner := &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layerCache, binds: binds, interps: interps, log: log}
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
 		Max:               maxValues(cfg.Limits),
@@ -223,7 +223,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Enforcement:       networkHealth(enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff), cfg.Limits.AllowNetwork, jails.NetworkStatus(), netConfig(cfg)),
 		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
 		ZygoteStatus:      zygoteStatus(zygotes),
-		Layers:            layersAPI{layers},
+		Layers:            layersAPI{layerCache},
 		Logger:            log,
 
 		MemoryBudgetMB:     cfg.Execution.MemoryBudgetMB,
@@ -254,7 +254,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		"default_python", interps.Default().Version, "interpreters", len(interps.All()),
 		"cgroup_mode", cg.Mode().String())
 	if len(cfg.Deps.Warmup) > 0 {
-		go layers.Warm(ctx, interps.Default(), cfg.Deps.Warmup)
+		go layerCache.Warm(ctx, interps.Default(), cfg.Deps.Warmup)
 	}
 
 	select {

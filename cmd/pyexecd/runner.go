@@ -8,8 +8,8 @@ import (
 
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -19,7 +19,7 @@ type jailRunner struct {
 	jails   *jail.Manager
 	pool    *jail.Pool       // nil: every job runs cold
 	zygotes *jail.ZygotePool // nil: no forking
-	deps    *deps.Cache      // nil: jobs with requirements fail
+	deps    *layers.Cache    // nil: jobs with requirements fail
 	binds   []jail.Bind      // in every jail, pooled ones too (the layer cache)
 	interps *interpreters.Set
 	log     *slog.Logger
