@@ -9,7 +9,7 @@ import (
 )
 
 // Layers is the cache of installed requirements, as the server sees it.
-// The server declares it; cmd/pyexecd adapts the dependency cache to it.
+// The server declares it; package runner adapts the dependency cache to it.
 type Layers interface {
 	// List describes the layers, most recently used first.
 	List() []api.Layer

@@ -9,8 +9,8 @@ import (
 	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
-// Runner runs one validated job to its end. The server declares it; the
-// binary in cmd/pyexecd implements it over interpreters/, jail/ and cgroup/.
+// Runner runs one validated job to its end. The server declares it;
+// package runner implements it over interpreters/, layers/ and jail/.
 //
 // Run returns an error only when the job could not be run for a reason that
 // is the server's, not the user's (the error is logged, never shown to the

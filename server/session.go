@@ -11,7 +11,7 @@ import (
 )
 
 // SessionRunner starts sessions: jails whose interpreter runs cell after
-// cell with its state kept. The server declares it; cmd/pyexecd
+// cell with its state kept. The server declares it; package runner
 // implements it over the zygotes (jail.Session).
 type SessionRunner interface {
 	// StartSession starts spec's session and returns once its code waits

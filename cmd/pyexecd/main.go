@@ -15,12 +15,12 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/layers"
+	"github.com/pyexec/pyexec/runner"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -184,7 +184,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	// Every jail sees the layer cache (read-only, not listable), so that a
 	// run with requirements can take a pooled jail.
 	binds := []jail.Bind{layerCache.Bind()}
-	templates, err := poolTemplates(cfg, interps, binds)
+	templates, err := runner.PoolTemplates(cfg.Pool.Sizes, defaultLimits(cfg.Limits.Default.Limits), interps, binds)
 	if err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
@@ -195,14 +195,18 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	defer pool.Close()
 	var zygotes *jail.ZygotePool
 	if cfg.Zygote.Enabled {
-		zygotes, err = jails.NewZygotePool(zygoteTemplates(cfg, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
+		zygotes, err = jails.NewZygotePool(runner.ZygoteTemplates(cfg.Zygote.Eager, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
 		if err != nil {
 			return fmt.Errorf("zygotes: %w", err)
 		}
 		defer zygotes.Close()
 	}
 
-	runner := &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layerCache, binds: binds, interps: interps, log: log}
+	run, err := runner.New(runner.Config{Jails: jails, Pool: pool, Zygotes: zygotes, Layers: layerCache, Binds: binds,
+		Interpreters: interps, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
 		Defaults:          limitValues(cfg.Limits.Default.Limits),
 		Max:               maxValues(cfg.Limits),
@@ -221,9 +225,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Results:           resultLimits(cfg.Results),
 		Version:           version,
 		Enforcement:       networkHealth(enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff), cfg.Limits.AllowNetwork, jails.NetworkStatus(), netConfig(cfg)),
-		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
-		ZygoteStatus:      zygoteStatus(zygotes),
-		Layers:            layersAPI{layerCache},
+		PoolStatus:        run.PoolStatus,
+		ZygoteStatus:      run.ZygoteStatus(),
+		Layers:            runner.LayersAPI(layerCache),
 		Logger:            log,
 
 		MemoryBudgetMB:     cfg.Execution.MemoryBudgetMB,
@@ -232,8 +236,8 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
 		TokenMaxQueued:     cfg.Server.TokenMaxQueued,
 		HTTP:               httpOptions(cfg.Server),
-		Sessions:           sessionOptions(cfg, runner),
-	}, runner, interps)
+		Sessions:           sessionOptions(cfg, run),
+	}, run, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -297,4 +301,10 @@ func maxValues(l configs.LimitsConfig) server.LimitValues {
 	v := limitValues(l.Max)
 	v.CPULimit = l.MaxCPULimit()
 	return v
+}
+
+// defaultLimits are the limits of a request that names none.
+func defaultLimits(d configs.Limits) server.Limits {
+	return server.Limits{MemoryBytes: int64(d.MemoryMB) << 20, DiskBytes: int64(d.DiskMB) << 20,
+		CPUShares: d.CPUShares, CPULimit: d.CPULimit, Pids: d.PidsLimit, MaxOutputBytes: d.MaxOutputBytes}
 }

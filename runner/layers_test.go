@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 // requirements would need one, and detected imports left out with a line
 // on stderr, never a failure.
 func TestLayerWithoutInstalls(t *testing.T) {
-	r := &jailRunner{log: slog.New(slog.DiscardHandler)} // no cache
+	r := &Runner{log: slog.New(slog.DiscardHandler)} // no cache
 	in := interpreters.Interpreter{Version: "3.12.1", Stdlib: []string{"json", "os", "sys"}, Installed: []string{"pip", "requests"}}
 	job := func(code, text string, detect bool) server.Job {
 		reqs, err := requirements.Parse(text) // as the server does before a job exists

@@ -1,43 +1,18 @@
-package main
+package runner
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"strings"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
-
-// depsIndex is the package index of the configuration.
-func depsIndex(d configs.DepsConfig) requirements.Index {
-	return requirements.Index{
-		URL: d.IndexURL, ExtraURLs: d.ExtraIndexURLs, FindLinks: d.FindLinks, TrustedHosts: d.TrustedHosts,
-		SourceBuilds: d.AllowSourceBuilds,
-	}
-}
-
-// depsConfig is the dependency cache of the configuration.
-func depsConfig(cfg configs.Config, log *slog.Logger) layers.Config {
-	d := cfg.Deps
-	return layers.Config{
-		Dir:                d.CacheDir,
-		MaxBytes:           int64(d.CacheMaxMB) << 20,
-		Index:              depsIndex(d),
-		InstallTimeout:     d.InstallTimeout,
-		InstallMemoryBytes: int64(d.InstallMemoryMB) << 20,
-		InstallDiskBytes:   int64(d.InstallDiskMB) << 20,
-		OwnerUID:           cfg.Jail.HostIDBase + cfg.Jail.SandboxUID,
-		Logger:             log,
-	}
-}
 
 // jobLayer is what a job gets from the dependency cache: the lease on its
 // layer (nil: none) and the lines its stderr starts with, about detected
@@ -77,7 +52,7 @@ func (l *jobLayer) stderr(out []byte) []byte {
 // run's stderr). An explicit requirement that fails to install, or a wait
 // that ctx ended, comes back as the job's Outcome; the error is the
 // server's own trouble.
-func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.Interpreter) (*jobLayer, *server.Outcome, error) {
+func (r *Runner) layer(ctx context.Context, job server.Job, in interpreters.Interpreter) (*jobLayer, *server.Outcome, error) {
 	reqs := job.Requirements // parsed and checked by the server
 	var detected []requirements.Import
 	if job.DetectImports && !reqs.NoDetect {
@@ -164,10 +139,12 @@ func sourceFiles(files []server.File) []requirements.File {
 	return out
 }
 
-// layersAPI serves the cache to the server's /api/v1/deps endpoints.
-type layersAPI struct{ c *layers.Cache }
+// LayersAPI serves c to the server's /api/v1/deps endpoints, with the
+// cache's errors given the server's meaning.
+func LayersAPI(c *layers.Cache) server.Layers { return layersAPI{c} }
 
-var _ server.Layers = layersAPI{}
+// layersAPI is a layer cache as the server's Layers.
+type layersAPI struct{ c *layers.Cache }
 
 func (a layersAPI) List() []api.Layer { return a.c.List() }
 
