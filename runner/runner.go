@@ -11,6 +11,7 @@ import (
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/layers"
+	"github.com/pyexec/pyexec/limits"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -207,7 +208,7 @@ func jobEnv(in interpreters.Interpreter, user []string) []string {
 
 // jailLimits are the jail limits of a job's limits: the one place where
 // the server's limits become the jail's (and its cgroup's).
-func jailLimits(l server.Limits) jail.Limits {
+func jailLimits(l limits.Run) jail.Limits {
 	return jail.Limits{
 		Limits: cgroup.Limits{
 			MemoryBytes: l.MemoryBytes,

@@ -5,7 +5,7 @@ import (
 
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
-	"github.com/pyexec/pyexec/server"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // templateSpec is the spec a warm jail of in starts from: args, the base
@@ -28,7 +28,7 @@ func templateSpec(in interpreters.Interpreter, args []string, binds []jail.Bind,
 // zero, that many jails of its interpreter, started with the request
 // defaults (so that most requests take a pooled jail without rewriting its
 // cgroup) and with binds.
-func PoolTemplates(sizes map[string]int, defaults server.Limits, interps *interpreters.Set, binds []jail.Bind) ([]jail.Template, error) {
+func PoolTemplates(sizes map[string]int, defaults limits.Run, interps *interpreters.Set, binds []jail.Bind) ([]jail.Template, error) {
 	limits := jailLimits(defaults)
 	limits.Timeout = 0 // each run brings its own
 	var out []jail.Template

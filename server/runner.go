@@ -7,6 +7,7 @@ import (
 
 	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // Runner runs one validated job to its end. The server declares it;
@@ -46,17 +47,9 @@ type File struct {
 }
 
 // Limits are the resolved limits of one job, already validated against the
-// server's bounds.
-type Limits struct {
-	Timeout        time.Duration
-	MemoryBytes    int64
-	DiskBytes      int64   // size of each of /work and /tmp
-	CPUShares      int     // relative weight, v1 shares (2..262144)
-	CPULimit       float64 // cores; 0 = no quota
-	Pids           int
-	MaxOutputBytes int64 // per stream
-	Network        bool
-}
+// server's bounds (limits.Run, the one form of a run's limits between the
+// server and the runner).
+type Limits = limits.Run
 
 // Job is one execution request after decoding and validation.
 type Job struct {

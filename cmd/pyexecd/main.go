@@ -184,7 +184,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	// Every jail sees the layer cache (read-only, not listable), so that a
 	// run with requirements can take a pooled jail.
 	binds := []jail.Bind{layerCache.Bind()}
-	templates, err := runner.PoolTemplates(cfg.Pool.Sizes, defaultLimits(cfg.Limits.Default.Limits), interps, binds)
+	templates, err := runner.PoolTemplates(cfg.Pool.Sizes, cfg.Limits.Default.Run(false), interps, binds)
 	if err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
@@ -208,8 +208,8 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		return err
 	}
 	srv, err := server.New(server.Options{
-		Defaults:          limitValues(cfg.Limits.Default.Limits),
-		Max:               maxValues(cfg.Limits),
+		Defaults:          cfg.Limits.Default.Limits,
+		Max:               cfg.Limits.Max, // cpu_limit 0: the number of CPUs, as in configs
 		AllowNetwork:      cfg.Limits.AllowNetwork,
 		MaxConcurrent:     cfg.Execution.MaxConcurrentResolved(),
 		QueueSize:         cfg.Execution.QueueSize,
@@ -287,24 +287,4 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func limitValues(l configs.Limits) server.LimitValues {
-	return server.LimitValues{
-		TimeoutSeconds: l.TimeoutSeconds, MemoryMB: l.MemoryMB, DiskMB: l.DiskMB,
-		CPUShares: l.CPUShares, CPULimit: l.CPULimit, PidsLimit: l.PidsLimit,
-		MaxOutputBytes: l.MaxOutputBytes,
-	}
-}
-
-func maxValues(l configs.LimitsConfig) server.LimitValues {
-	v := limitValues(l.Max)
-	v.CPULimit = l.MaxCPULimit()
-	return v
-}
-
-// defaultLimits are the limits of a request that names none.
-func defaultLimits(d configs.Limits) server.Limits {
-	return server.Limits{MemoryBytes: int64(d.MemoryMB) << 20, DiskBytes: int64(d.DiskMB) << 20,
-		CPUShares: d.CPUShares, CPULimit: d.CPULimit, Pids: d.PidsLimit, MaxOutputBytes: d.MaxOutputBytes}
 }
