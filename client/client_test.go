@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // newTestClient starts h behind an httptest server and returns a Client

@@ -11,7 +11,7 @@
 // endpoints take ([TarFromMap], [TarFromFile], [TarFromFiles], [TarFromDir])
 // and picks an entrypoint the way the CLI does ([DetectEntrypoint]).
 //
-// The wire types live in package [github.com/pyexec/pyexec/client/api] and
+// The wire types live in package [github.com/pyexec/pyexec/api] and
 // are shared with the server. The package is pure Go and uses only the
 // standard library. Every call takes a [context.Context]: it, not a client
 // timeout, bounds how long a call may take, since a synchronous execution

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 func ExampleClient_Eval() {

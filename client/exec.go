@@ -11,7 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Multipart layout of the exec endpoints.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // checkMultipart parses r the way a server does and returns the metadata

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Defaults of WaitOptions.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 func TestGetWaitQuery(t *testing.T) {

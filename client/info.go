@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Health calls GET /health. A python-executor server fills only Status;

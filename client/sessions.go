@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // CreateSession starts a stateful session (POST /api/v1/sessions, ours)

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // TestWithToken: every call carries the bearer token; without the option

@@ -7,18 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Fixed lower bounds of the per-run limits. They are not configurable: a value
-// below them cannot run Python at all. Validate checks both limits.default and
-// limits.max against them; the HTTP layer checks client values against them.
-const (
-	MinTimeoutSeconds = 1
-	MinMemoryMB       = 16
-	MinDiskMB         = 1
-	MinCPUShares      = 2
-	MinPids           = 8
-	MinOutputBytes    = 1024
+	"github.com/pyexec/pyexec/limits"
 )
 
 // Config is the whole service configuration. The mapstructure tags are the
@@ -124,27 +114,10 @@ func (l LogConfig) SlogLevel() slog.Level {
 	return slog.LevelInfo
 }
 
-// Limits are the per-run resource limits. The same type holds the defaults a
+// Limits are the per-run resource limits (limits.Values: their one
+// vocabulary, defaults and bounds). The same type holds the defaults a
 // request gets and the ceilings a request may ask for.
-type Limits struct {
-	// TimeoutSeconds is the wall-clock limit of a run.
-	TimeoutSeconds int `mapstructure:"timeout_seconds"`
-	// MemoryMB is the cgroup memory limit of the whole jail, swap off.
-	MemoryMB int `mapstructure:"memory_mb"`
-	// DiskMB sizes the writable work dir and /tmp.
-	DiskMB int `mapstructure:"disk_mb"`
-	// CPUShares is the relative CPU weight (cgroup v1 shares).
-	CPUShares int `mapstructure:"cpu_shares"`
-	// CPULimit is a hard quota in cores. In limits.default zero means no
-	// quota; in limits.max zero means the number of CPUs (see MaxCPULimit).
-	CPULimit float64 `mapstructure:"cpu_limit"`
-	// PidsLimit caps processes and threads in the jail.
-	PidsLimit int `mapstructure:"pids_limit"`
-	// MaxOutputBytes caps what is kept of each of stdout and stderr; the
-	// rest is counted and dropped (the record says truncated), and a stream
-	// that goes 16 MiB past it stops the run as failed.
-	MaxOutputBytes int64 `mapstructure:"max_output_bytes"`
-}
+type Limits = limits.Values
 
 // DefaultLimits are the limits a request gets when it names none.
 type DefaultLimits struct {
@@ -164,10 +137,7 @@ type LimitsConfig struct {
 
 // MaxCPULimit is Max.CPULimit, or the number of CPUs when that is zero.
 func (l LimitsConfig) MaxCPULimit() float64 {
-	if l.Max.CPULimit > 0 {
-		return l.Max.CPULimit
-	}
-	return float64(runtime.NumCPU())
+	return limits.CPUCeiling(l.Max.CPULimit)
 }
 
 // ExecutionConfig is the scheduler and the execution record store.
@@ -357,48 +327,32 @@ func Defaults() Config {
 			Host:          "127.0.0.1",
 			Port:          8080,
 			ShutdownGrace: 10 * time.Second,
-			MaxRequestMB:  100,
-			MaxCodeKB:     100,
+			MaxRequestMB:  limits.MaxRequestMB,
+			MaxCodeKB:     limits.MaxCodeKB,
 
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       2 * time.Minute,
-			WriteTimeout:      2 * time.Minute,
-			IdleTimeout:       time.Minute,
-			MaxHeaderKB:       64,
-			MaxConnections:    1024,
+			ReadHeaderTimeout: limits.ReadHeaderTimeout,
+			ReadTimeout:       limits.ReadTimeout,
+			WriteTimeout:      limits.WriteTimeout,
+			IdleTimeout:       limits.IdleTimeout,
+			MaxHeaderKB:       limits.MaxHeaderKB,
+			MaxConnections:    limits.MaxConnections,
 			AuthTokens:        []string{},
 			AdminTokens:       []string{},
 		},
 		Log: LogConfig{Level: "info", Format: "text"},
 		Limits: LimitsConfig{
 			Default: DefaultLimits{
-				Limits: Limits{
-					TimeoutSeconds: 300,
-					MemoryMB:       1024,
-					DiskMB:         2048,
-					CPUShares:      1024,
-					CPULimit:       0,
-					PidsLimit:      256,
-					MaxOutputBytes: 1 << 20,
-				},
+				Limits:          limits.Defaults(),
 				NetworkDisabled: true,
 			},
-			Max: Limits{
-				TimeoutSeconds: 3600,
-				MemoryMB:       0, // Resolve: min(8192, execution.memory_budget_mb)
-				DiskMB:         8192,
-				CPUShares:      262144,
-				CPULimit:       0,
-				PidsLimit:      4096,
-				MaxOutputBytes: 16 << 20,
-			},
+			Max:          maxLimits(),
 			AllowNetwork: true,
 		},
 		Execution: ExecutionConfig{
 			MaxConcurrent:     0,
-			QueueSize:         256,
-			CleanupTTL:        time.Hour,
-			MaxRecords:        10000,
+			QueueSize:         limits.QueueSize,
+			CleanupTTL:        limits.RecordTTL,
+			MaxRecords:        limits.MaxRecords,
 			MemoryBudgetMB:    0,
 			AutoDetectImports: true,
 			QueueMaxMB:        256,
@@ -449,6 +403,14 @@ func Defaults() Config {
 	}
 }
 
+// maxLimits are the default limits.max: limits.Ceilings with memory_mb
+// left to Resolve (the smaller of the ceiling and the memory budget).
+func maxLimits() Limits {
+	m := limits.Ceilings()
+	m.MemoryMB = 0
+	return m
+}
+
 // Runtime is what the defaults that depend on who runs the server are
 // resolved from (see Resolve).
 type Runtime struct {
@@ -468,9 +430,6 @@ const (
 	// memoryBudgetPercent of the host's memory is the default budget of
 	// the runs executing at once.
 	memoryBudgetPercent = 75
-	// maxMemoryMB is the default limits.max.memory_mb, when the budget
-	// is larger.
-	maxMemoryMB = 8192
 )
 
 // RootlessMode tells whether mode ("auto", "root" or "rootless") means a
@@ -494,9 +453,9 @@ func (c *Config) Resolve(rt Runtime) {
 		c.Execution.MemoryBudgetMB = rt.HostMemoryMB * memoryBudgetPercent / 100
 	}
 	if c.Limits.Max.MemoryMB == 0 {
-		c.Limits.Max.MemoryMB = maxMemoryMB
+		c.Limits.Max.MemoryMB = limits.Ceilings().MemoryMB
 		if b := c.Execution.MemoryBudgetMB; b > 0 {
-			c.Limits.Max.MemoryMB = min(maxMemoryMB, b)
+			c.Limits.Max.MemoryMB = min(c.Limits.Max.MemoryMB, b)
 		}
 	}
 	j := &c.Jail

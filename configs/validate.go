@@ -13,6 +13,7 @@ import (
 
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // FieldError is one invalid value. Key is the dotted key, e.g.
@@ -89,12 +90,12 @@ func (l LimitsConfig) validate(p *problems) {
 		min  int64
 		get  func(Limits) int64
 	}{
-		{"timeout_seconds", MinTimeoutSeconds, func(x Limits) int64 { return int64(x.TimeoutSeconds) }},
-		{"memory_mb", MinMemoryMB, func(x Limits) int64 { return int64(x.MemoryMB) }},
-		{"disk_mb", MinDiskMB, func(x Limits) int64 { return int64(x.DiskMB) }},
-		{"cpu_shares", MinCPUShares, func(x Limits) int64 { return int64(x.CPUShares) }},
-		{"pids_limit", MinPids, func(x Limits) int64 { return int64(x.PidsLimit) }},
-		{"max_output_bytes", MinOutputBytes, func(x Limits) int64 { return x.MaxOutputBytes }},
+		{"timeout_seconds", limits.MinTimeoutSeconds, func(x Limits) int64 { return int64(x.TimeoutSeconds) }},
+		{"memory_mb", limits.MinMemoryMB, func(x Limits) int64 { return int64(x.MemoryMB) }},
+		{"disk_mb", limits.MinDiskMB, func(x Limits) int64 { return int64(x.DiskMB) }},
+		{"cpu_shares", limits.MinCPUShares, func(x Limits) int64 { return int64(x.CPUShares) }},
+		{"pids_limit", limits.MinPids, func(x Limits) int64 { return int64(x.PidsLimit) }},
+		{"max_output_bytes", limits.MinOutputBytes, func(x Limits) int64 { return x.MaxOutputBytes }},
 	}
 	for _, f := range fields {
 		def, ceiling := f.get(l.Default.Limits), f.get(l.Max)
@@ -222,9 +223,9 @@ func (d DepsConfig) validate(p *problems) {
 		}
 	}
 	p.duration("deps.install_timeout", d.InstallTimeout, time.Second)
-	p.atLeast("deps.install_memory_mb", int64(d.InstallMemoryMB), MinMemoryMB)
-	p.atLeast("deps.install_disk_mb", int64(d.InstallDiskMB), MinDiskMB)
-	if d.CacheMaxMB >= 1 && d.InstallDiskMB >= MinDiskMB && d.CacheMaxMB < d.InstallDiskMB {
+	p.atLeast("deps.install_memory_mb", int64(d.InstallMemoryMB), limits.MinMemoryMB)
+	p.atLeast("deps.install_disk_mb", int64(d.InstallDiskMB), limits.MinDiskMB)
+	if d.CacheMaxMB >= 1 && d.InstallDiskMB >= limits.MinDiskMB && d.CacheMaxMB < d.InstallDiskMB {
 		p.add("deps.cache_max_mb", "must be >= deps.install_disk_mb (%d): a bigger layer would be rebuilt for every run, got %d",
 			d.InstallDiskMB, d.CacheMaxMB)
 	}

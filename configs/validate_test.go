@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pyexec/pyexec/limits"
 )
 
 func TestDefaultsValidate(t *testing.T) {
@@ -30,7 +32,7 @@ func TestValidate(t *testing.T) {
 		{"no code size", func(c *Config) { c.Server.MaxCodeKB = 0 }, "server.max_code_kb"},
 		{"unknown log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
 		{"unknown log format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
-		{"default memory below min", func(c *Config) { c.Limits.Default.MemoryMB = MinMemoryMB - 1 }, "limits.default.memory_mb"},
+		{"default memory below min", func(c *Config) { c.Limits.Default.MemoryMB = limits.MinMemoryMB - 1 }, "limits.default.memory_mb"},
 		{"max memory below min", func(c *Config) { c.Limits.Max.MemoryMB = 8 }, "limits.max.memory_mb: must be >= 16"},
 		{"default above max", func(c *Config) { c.Limits.Default.TimeoutSeconds = 4000 }, "limits.default.timeout_seconds: must be <= limits.max.timeout_seconds"},
 		{"zero timeout", func(c *Config) { c.Limits.Default.TimeoutSeconds = 0 }, "limits.default.timeout_seconds"},

@@ -10,7 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Sessions is what the session tools need of a pyexec server: the

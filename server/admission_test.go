@@ -10,7 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // stepRunner starts jobs and ends one of them for each value sent on step
@@ -98,7 +99,7 @@ func (s *testServer) submitAs(t *testing.T, token string, memMB int) (int, strin
 // with free slots, and none is refused for it.
 func TestMemoryBudget(t *testing.T) {
 	r := newStepRunner()
-	s := newTestServer(t, Options{MaxConcurrent: 4, MemoryBudgetMB: 1024, Max: LimitValues{MemoryMB: 1024}}, r)
+	s := newTestServer(t, Options{MaxConcurrent: 4, MemoryBudgetMB: 1024, Max: limits.Values{MemoryMB: 1024}}, r)
 	_, a := s.submitAs(t, "", 512)
 	_, b := s.submitAs(t, "", 512)
 	if got := []string{r.next(t).ID, r.next(t).ID}; !(got[0] == a && got[1] == b || got[0] == b && got[1] == a) {
@@ -166,7 +167,7 @@ func TestMemoryBudgetNeverExceeded(t *testing.T) {
 		return Outcome{Stdout: []byte("ok\n")}, nil
 	}
 	s := newTestServer(t, Options{MaxConcurrent: 8, QueueSize: 200, MemoryBudgetMB: 1000,
-		Defaults: LimitValues{MemoryMB: 256}, Max: LimitValues{MemoryMB: 600}}, r)
+		Defaults: limits.Values{MemoryMB: 256}, Max: limits.Values{MemoryMB: 600}}, r)
 	var wg sync.WaitGroup
 	errs := make(chan string, 100)
 	for i := range 100 {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/pyexec/pyexec/limits"
 )
 
 // HTTPOptions bound the server's HTTP connections, so that a slow or idle
@@ -40,22 +42,22 @@ type HTTPOptions struct {
 
 func (h HTTPOptions) withDefaults() HTTPOptions {
 	if h.ReadHeaderTimeout == 0 {
-		h.ReadHeaderTimeout = 10 * time.Second
+		h.ReadHeaderTimeout = limits.ReadHeaderTimeout
 	}
 	if h.ReadTimeout == 0 {
-		h.ReadTimeout = 2 * time.Minute
+		h.ReadTimeout = limits.ReadTimeout
 	}
 	if h.WriteTimeout == 0 {
-		h.WriteTimeout = 2 * time.Minute
+		h.WriteTimeout = limits.WriteTimeout
 	}
 	if h.IdleTimeout == 0 {
-		h.IdleTimeout = time.Minute
+		h.IdleTimeout = limits.IdleTimeout
 	}
 	if h.MaxHeaderBytes == 0 {
-		h.MaxHeaderBytes = 64 << 10
+		h.MaxHeaderBytes = limits.MaxHeaderKB << 10
 	}
 	if h.MaxConnections == 0 {
-		h.MaxConnections = 1024
+		h.MaxConnections = limits.MaxConnections
 	}
 	return h
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // connServer serves s through HTTPServer and Listener, as pyexecd does.

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // fakeLayers is a Layers holding a fixed list; keys in inUse are held.

@@ -1,5 +1,5 @@
 // Package server is pyexec's HTTP edge: it speaks python-executor's wire
-// protocol (see client/api for the bodies) with julienschmidt/httprouter.
+// protocol (see package api for the bodies) with julienschmidt/httprouter.
 //
 // It owns request decoding and validation (JSON /eval bodies, multipart
 // tar + metadata uploads, per-request limits against the server's bounds),

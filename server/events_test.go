@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // fakeFeed is a Feed over output pushed by a test, kept like a jail's.

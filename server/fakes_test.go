@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // fakeRunner records the jobs it gets and answers with fn, or with a

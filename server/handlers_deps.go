@@ -5,11 +5,11 @@ import (
 	"net/http"
 
 	"github.com/julienschmidt/httprouter"
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Layers is the cache of installed requirements, as the server sees it.
-// The server declares it; cmd/pyexecd adapts the dependency cache to it.
+// The server declares it; package runner adapts the dependency cache to it.
 type Layers interface {
 	// List describes the layers, most recently used first.
 	List() []api.Layer

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 const (

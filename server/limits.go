@@ -2,14 +2,14 @@ package server
 
 import (
 	"math"
-	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // limitPolicy turns a request's config object into Limits.
 type limitPolicy struct {
-	defaults, max LimitValues
+	defaults, max limits.Values
 	allowNetwork  bool
 	// netUnavailable says why runs with network cannot start ("": they can).
 	netUnavailable string
@@ -21,7 +21,7 @@ func (p limitPolicy) resolve(c *api.Config) (Limits, error) {
 	if c == nil {
 		c = &api.Config{}
 	}
-	lo := minimums()
+	lo := limits.Min()
 	v := p.defaults
 	ints := []struct {
 		name     string
@@ -72,14 +72,5 @@ func (p limitPolicy) resolve(c *api.Config) (Limits, error) {
 		}
 		network = true
 	}
-	return Limits{
-		Timeout:        time.Duration(v.TimeoutSeconds) * time.Second,
-		MemoryBytes:    int64(v.MemoryMB) << 20,
-		DiskBytes:      int64(v.DiskMB) << 20,
-		CPUShares:      v.CPUShares,
-		CPULimit:       v.CPULimit,
-		Pids:           v.PidsLimit,
-		MaxOutputBytes: v.MaxOutputBytes,
-		Network:        network,
-	}, nil
+	return v.Run(network), nil
 }

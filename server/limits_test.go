@@ -7,12 +7,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
 
 func testPolicy(t *testing.T, allowNetwork bool) limitPolicy {
 	t.Helper()
-	o := Options{Max: LimitValues{CPULimit: 2}}.withDefaults()
+	o := Options{Max: limits.Values{CPULimit: 2}}.withDefaults()
 	return limitPolicy{defaults: o.Defaults, max: o.Max, allowNetwork: allowNetwork}
 }
 
@@ -92,10 +93,10 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"default above max", Options{Defaults: LimitValues{MemoryMB: 4096}, Max: LimitValues{MemoryMB: 2048}}, "default memory_mb"},
-		{"max below min", Options{Max: LimitValues{PidsLimit: 4}}, "max pids_limit"},
-		{"shares above kernel bound", Options{Max: LimitValues{CPUShares: 300000}}, "max cpu_shares"},
-		{"negative default", Options{Defaults: LimitValues{TimeoutSeconds: -1}}, "default timeout_seconds"},
+		{"default above max", Options{Defaults: limits.Values{MemoryMB: 4096}, Max: limits.Values{MemoryMB: 2048}}, "default memory_mb"},
+		{"max below min", Options{Max: limits.Values{PidsLimit: 4}}, "max pids_limit"},
+		{"shares above kernel bound", Options{Max: limits.Values{CPUShares: 300000}}, "max cpu_shares"},
+		{"negative default", Options{Defaults: limits.Values{TimeoutSeconds: -1}}, "default timeout_seconds"},
 		{"records too few", Options{MaxConcurrent: 4, QueueSize: 10, MaxRecords: 5}, "max records"},
 		{"negative queue", Options{QueueSize: -1}, "queue size"},
 	}

@@ -6,35 +6,25 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
-
-// LimitValues is one set of per-job limits in the units of the API's
-// "config" object.
-type LimitValues struct {
-	TimeoutSeconds int
-	MemoryMB       int
-	DiskMB         int     // size of each of /work and /tmp
-	CPUShares      int     // relative weight, v1 shares
-	CPULimit       float64 // cores; in Defaults, 0 means no CPU quota
-	PidsLimit      int
-	MaxOutputBytes int64 // per stream
-}
 
 // Options are the server's settings, as plain values. The zero value of a
 // field means the default named in its comment.
 type Options struct {
 	// Defaults are the limits of a request that leaves a config field out.
-	// A zero field takes the built-in default: timeout 300 s, memory
-	// 1024 MB, disk 2048 MB, cpu_shares 1024, no CPU quota, 256 pids,
-	// 1 MiB of output per stream.
-	Defaults LimitValues
+	// A zero field takes limits.Defaults' (timeout 300 s, memory 1024 MB,
+	// disk 2048 MB, cpu_shares 1024, no CPU quota, 256 pids, 1 MiB of
+	// output per stream).
+	Defaults limits.Values
 	// Max are the largest values a request may ask for. A zero field takes
-	// the built-in maximum: timeout 3600 s, memory 8192 MB, disk 8192 MB,
+	// limits.Ceilings' (timeout 3600 s, memory 8192 MB, disk 8192 MB,
 	// cpu_shares 262144, cpu_limit the number of CPUs, 4096 pids, 16 MiB of
-	// output per stream. The minimums are fixed: timeout 1 s, memory 16 MB,
-	// disk 1 MB, cpu_shares 2, cpu_limit 0.01, 8 pids, 1024 output bytes.
-	Max LimitValues
+	// output per stream). The minimums are fixed (limits.Min): timeout 1 s,
+	// memory 16 MB, disk 1 MB, cpu_shares 2, cpu_limit 0.01, 8 pids, 1024
+	// output bytes.
+	Max limits.Values
 	// AllowNetwork lets a request ask for network access with
 	// "network_disabled": false. When false such a request gets a 400.
 	AllowNetwork bool
@@ -46,7 +36,7 @@ type Options struct {
 	// runtime.NumCPU() is used.
 	MaxConcurrent int
 	// QueueSize is the number of jobs that may wait for a free slot; past
-	// it a submission gets 429 with Retry-After. If zero, 100 is used.
+	// it a submission gets 429 with Retry-After. If zero, limits.QueueSize (256) is used.
 	QueueSize int
 	// MemoryBudgetMB bounds the sum of the memory limits of the running
 	// jobs. A job whose limit does not fit waits in the queue, and the
@@ -74,7 +64,7 @@ type Options struct {
 	RecordTTL time.Duration
 	// MaxRecords bounds the number of records kept; the oldest finished
 	// ones are evicted first, unfinished ones never. It must be at least
-	// MaxConcurrent+QueueSize. If zero, 1000 (or that sum, if larger) is used.
+	// MaxConcurrent+QueueSize. If zero, limits.MaxRecords (10000; or that sum, if larger) is used.
 	MaxRecords int
 	// MaxRecordBytes bounds the finished records kept, their output and
 	// fields (about 1 KiB each besides the output); past it the oldest
@@ -137,88 +127,16 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Fixed lower bounds of the per-request limits.
-const (
-	minTimeoutSeconds = 1
-	minMemoryMB       = 16
-	minDiskMB         = 1
-	minCPUShares      = 2
-	minCPULimit       = 0.01
-	minPids           = 8
-	minOutputBytes    = 1024
-	maxCPUShares      = 262144 // the kernel's bound for v1 shares
-)
-
-func builtinDefaults() LimitValues {
-	return LimitValues{
-		TimeoutSeconds: 300,
-		MemoryMB:       1024,
-		DiskMB:         2048,
-		CPUShares:      1024,
-		PidsLimit:      256,
-		MaxOutputBytes: 1 << 20,
-	}
-}
-
-func builtinMax() LimitValues {
-	return LimitValues{
-		TimeoutSeconds: 3600,
-		MemoryMB:       8192,
-		DiskMB:         8192,
-		CPUShares:      maxCPUShares,
-		CPULimit:       float64(runtime.NumCPU()),
-		PidsLimit:      4096,
-		MaxOutputBytes: 16 << 20,
-	}
-}
-
-func minimums() LimitValues {
-	return LimitValues{
-		TimeoutSeconds: minTimeoutSeconds,
-		MemoryMB:       minMemoryMB,
-		DiskMB:         minDiskMB,
-		CPUShares:      minCPUShares,
-		CPULimit:       minCPULimit,
-		PidsLimit:      minPids,
-		MaxOutputBytes: minOutputBytes,
-	}
-}
-
-// fill returns v with each zero field taken from d.
-func (v LimitValues) fill(d LimitValues) LimitValues {
-	if v.TimeoutSeconds == 0 {
-		v.TimeoutSeconds = d.TimeoutSeconds
-	}
-	if v.MemoryMB == 0 {
-		v.MemoryMB = d.MemoryMB
-	}
-	if v.DiskMB == 0 {
-		v.DiskMB = d.DiskMB
-	}
-	if v.CPUShares == 0 {
-		v.CPUShares = d.CPUShares
-	}
-	if v.CPULimit == 0 {
-		v.CPULimit = d.CPULimit
-	}
-	if v.PidsLimit == 0 {
-		v.PidsLimit = d.PidsLimit
-	}
-	if v.MaxOutputBytes == 0 {
-		v.MaxOutputBytes = d.MaxOutputBytes
-	}
-	return v
-}
-
 // withDefaults returns o with every zero field replaced by its default.
 func (o Options) withDefaults() Options {
-	o.Defaults = o.Defaults.fill(builtinDefaults())
-	o.Max = o.Max.fill(builtinMax())
+	o.Defaults = o.Defaults.Fill(limits.Defaults())
+	o.Max = o.Max.Fill(limits.Ceilings())
+	o.Max.CPULimit = limits.CPUCeiling(o.Max.CPULimit)
 	if o.MaxConcurrent == 0 {
 		o.MaxConcurrent = runtime.NumCPU()
 	}
 	if o.QueueSize == 0 {
-		o.QueueSize = 100
+		o.QueueSize = limits.QueueSize
 	}
 	if o.TokenMaxConcurrent == 0 {
 		o.TokenMaxConcurrent = (o.MaxConcurrent + 1) / 2
@@ -228,16 +146,16 @@ func (o Options) withDefaults() Options {
 	}
 	o.HTTP = o.HTTP.withDefaults()
 	if o.RecordTTL == 0 {
-		o.RecordTTL = time.Hour
+		o.RecordTTL = limits.RecordTTL
 	}
 	if o.MaxRecords == 0 {
-		o.MaxRecords = max(1000, o.MaxConcurrent+o.QueueSize)
+		o.MaxRecords = max(limits.MaxRecords, o.MaxConcurrent+o.QueueSize)
 	}
 	if o.MaxCodeBytes == 0 {
-		o.MaxCodeBytes = 100 << 10
+		o.MaxCodeBytes = limits.MaxCodeKB << 10
 	}
 	if o.MaxRequestBytes == 0 {
-		o.MaxRequestBytes = 100 << 20
+		o.MaxRequestBytes = limits.MaxRequestMB << 20
 	}
 	if o.MaxArchiveEntries == 0 {
 		o.MaxArchiveEntries = 10000
@@ -250,7 +168,7 @@ func (o Options) withDefaults() Options {
 
 // validate checks options that withDefaults has filled.
 func (o Options) validate() error {
-	lo := minimums()
+	lo := limits.Min()
 	checks := []struct {
 		name               string
 		min, def, max, top float64
@@ -258,7 +176,7 @@ func (o Options) validate() error {
 		{"timeout_seconds", float64(lo.TimeoutSeconds), float64(o.Defaults.TimeoutSeconds), float64(o.Max.TimeoutSeconds), 0},
 		{"memory_mb", float64(lo.MemoryMB), float64(o.Defaults.MemoryMB), float64(o.Max.MemoryMB), 0},
 		{"disk_mb", float64(lo.DiskMB), float64(o.Defaults.DiskMB), float64(o.Max.DiskMB), 0},
-		{"cpu_shares", float64(lo.CPUShares), float64(o.Defaults.CPUShares), float64(o.Max.CPUShares), maxCPUShares},
+		{"cpu_shares", float64(lo.CPUShares), float64(o.Defaults.CPUShares), float64(o.Max.CPUShares), limits.MaxCPUShares},
 		{"cpu_limit", lo.CPULimit, o.Defaults.CPULimit, o.Max.CPULimit, 0},
 		{"pids_limit", float64(lo.PidsLimit), float64(o.Defaults.PidsLimit), float64(o.Max.PidsLimit), 0},
 		{"max_output_bytes", float64(lo.MaxOutputBytes), float64(o.Defaults.MaxOutputBytes), float64(o.Max.MaxOutputBytes), 0},

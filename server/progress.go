@@ -1,6 +1,6 @@
 package server
 
-import "github.com/pyexec/pyexec/client/api"
+import "github.com/pyexec/pyexec/api"
 
 // watch is the task's Job.Watch: it keeps the Runner's function that
 // returns the output so far. No goroutine polls it; a GET calls it.

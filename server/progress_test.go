@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // watchingRunner shows the output its test sets through Job.Watch, then

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 func simpleTar(t *testing.T) []byte { return makeTar(t, tarEntry{name: "main.py", body: "print(1)"}) }

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // bombTar is a gzip-compressed tar of a few KB that expands to size

@@ -5,12 +5,13 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/limits"
 )
 
-// Runner runs one validated job to its end. The server declares it; the
-// binary in cmd/pyexecd implements it over interpreters/, jail/ and cgroup/.
+// Runner runs one validated job to its end. The server declares it;
+// package runner implements it over interpreters/, layers/ and jail/.
 //
 // Run returns an error only when the job could not be run for a reason that
 // is the server's, not the user's (the error is logged, never shown to the
@@ -46,17 +47,9 @@ type File struct {
 }
 
 // Limits are the resolved limits of one job, already validated against the
-// server's bounds.
-type Limits struct {
-	Timeout        time.Duration
-	MemoryBytes    int64
-	DiskBytes      int64   // size of each of /work and /tmp
-	CPUShares      int     // relative weight, v1 shares (2..262144)
-	CPULimit       float64 // cores; 0 = no quota
-	Pids           int
-	MaxOutputBytes int64 // per stream
-	Network        bool
-}
+// server's bounds (limits.Run, the one form of a run's limits between the
+// server and the runner).
+type Limits = limits.Run
 
 // Job is one execution request after decoding and validation.
 type Job struct {

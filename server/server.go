@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // shutdownGrace is how long Shutdown waits for the Runners to return once

@@ -6,12 +6,12 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 )
 
 // SessionRunner starts sessions: jails whose interpreter runs cell after
-// cell with its state kept. The server declares it; cmd/pyexecd
+// cell with its state kept. The server declares it; package runner
 // implements it over the zygotes (jail.Session).
 type SessionRunner interface {
 	// StartSession starts spec's session and returns once its code waits

@@ -6,7 +6,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // sessionRequest is a decoded POST /api/v1/sessions.
@@ -104,8 +105,8 @@ func (d *decoder) cell(body []byte, def time.Duration) (code []byte, evalLast bo
 	timeout = def
 	if req.TimeoutSeconds != nil {
 		n := *req.TimeoutSeconds
-		if n < minTimeoutSeconds {
-			return nil, false, nil, 0, badRequest("timeout_seconds must be at least %d", minTimeoutSeconds)
+		if n < limits.MinTimeoutSeconds {
+			return nil, false, nil, 0, badRequest("timeout_seconds must be at least %d", limits.MinTimeoutSeconds)
 		}
 		timeout = min(time.Duration(n)*time.Second, time.Duration(d.limits.max.TimeoutSeconds)*time.Second)
 	}

@@ -12,7 +12,8 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/limits"
 )
 
 // fakeSessions starts fakeSession jails.
@@ -98,7 +99,7 @@ func sessionServer(t *testing.T, o SessionOptions) (*testServer, *fakeSessions) 
 		o = SessionOptions{MaxLive: 2, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour}
 	}
 	o.Runner = f
-	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: LimitValues{MemoryMB: 1024}}, nil), f
+	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: limits.Values{MemoryMB: 1024}}, nil), f
 }
 
 func TestSessionEndpoints(t *testing.T) {

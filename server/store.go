@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 var (

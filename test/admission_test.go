@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // sleeper is a run of memMB that sleeps a while and prints "done".

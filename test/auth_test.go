@@ -15,8 +15,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 const (

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // leaks are what no error message may contain: host paths and the

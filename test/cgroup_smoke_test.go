@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // TestCgroupSmoke is the short end-to-end check that CI also runs in the

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 var execIDLine = regexp.MustCompile(`^exe_[A-Za-z0-9_-]+\n$`)

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
-	"github.com/pyexec/pyexec/interpreters/deps/depstest"
+	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/layers/depstest"
 )
 
 // startIndex serves the standard test wheels until t ends.

@@ -1,7 +1,7 @@
 // Package test holds pyexec's end-to-end tests: each starts the real
 // pyexecd binary (built once by TestMain, or PYEXEC_BIN) on a loopback port
 // with its own state dir, cgroup parent and host id range, talks to it over
-// HTTP with the wire types of client/api only, and checks after shutdown
+// HTTP with the wire types of package api only, and checks after shutdown
 // that no jail left a cgroup, a work dir, container state or a process
 // behind.
 //

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // hostCgroupMode tells how the host mounts cgroups, the way /health should.

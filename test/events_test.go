@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // tickCode prints five lines half a second apart, each with the wall

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // socketProbe tries every socket family issue 12 names and inotify.

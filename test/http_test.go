@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // httpClient is used by every helper; the request timeout is a backstop,

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // TestSyncClientDisconnect cancels an /eval whose code sleeps: the client

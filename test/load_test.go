@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // TestConcurrentEval sends 100 /eval requests at once to the shared server:

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // Bounds of the assertions below: far above what a bounded server uses,

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // writeFilesCode leaves files, directories and links in /work.

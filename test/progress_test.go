@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // rawRecord reads a record as JSON fields, to see which keys are on the

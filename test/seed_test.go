@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // The seed cases of python-executor's scripts/benchmark.py, named as there,

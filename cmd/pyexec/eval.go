@@ -3,7 +3,7 @@ package main
 import (
 	"os"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // cmdEval sends code to /eval and prints stdout, then the result.

@@ -3,8 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // oneID returns the single execution id of follow and kill.

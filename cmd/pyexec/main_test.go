@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 func writeFiles(t *testing.T, dir string, files map[string]string) {

@@ -4,7 +4,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // defaultServer is the server URL when neither --server nor PYEXEC_SERVER

@@ -5,7 +5,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // exitCode maps a finished record to the CLI's exit code: 124 for a

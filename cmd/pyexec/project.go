@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // project is what run and submit upload.

@@ -3,7 +3,7 @@ package main
 import (
 	"fmt"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // cmdRun uploads the project to /exec/sync and reports the result; with

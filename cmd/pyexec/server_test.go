@@ -15,7 +15,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // fakeServer is a hand-written stand-in for a pyexec server. It records

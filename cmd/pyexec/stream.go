@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // streaming reports whether run and eval print the output as the code

@@ -10,4 +10,10 @@
 // With no arguments it serves on 127.0.0.1:8080 with the embedded
 // defaults; see configs/pyexec.yaml for every setting and its PYEXEC_*
 // environment variable.
+//
+// The command is wiring only: it loads the configuration (flags, file,
+// environment), re-executes itself into its user namespace when rootless,
+// checks what the host enforces (health.go, for /health), and connects the
+// pieces of the request path: server → runner → (layers) → jail → cgroup.
+// "pyexecd setup" prepares a host for rootless servers (setup*.go).
 package main

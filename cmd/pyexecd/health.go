@@ -5,8 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/cgroup"
-	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/jail"
 )
 

@@ -16,11 +16,11 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pyexec/pyexec/cgroup"
-	"github.com/pyexec/pyexec/client/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/layers"
+	"github.com/pyexec/pyexec/runner"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -141,7 +141,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	jails, err := jail.New(jail.Config{
 		StateDir: cfg.Jail.StateDir, HostIDBase: cfg.Jail.HostIDBase, HostIDCount: cfg.Jail.HostIDCount,
 		SandboxUID: cfg.Jail.SandboxUID, Mounts: interps.Mounts(),
-		BindTargets:  deps.BindTargets(depsIndex(cfg.Deps)),
+		BindTargets:  layers.BindTargets(depsIndex(cfg.Deps)),
 		Files:        readOnlyFiles(),
 		StartThreads: cfg.Execution.MaxConcurrentResolved(),
 		AllowInotify: cfg.Jail.AllowInotify,
@@ -171,20 +171,20 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		}
 	}()
 
-	layers, err := deps.New(depsConfig(cfg, log), jails)
+	layerCache, err := layers.New(depsConfig(cfg, log), jails)
 	if err != nil {
 		return fmt.Errorf("deps: %w", err)
 	}
 	defer func() {
-		if err := layers.Close(); err != nil {
+		if err := layerCache.Close(); err != nil {
 			log.Warn("deps cache close", "err", err)
 		}
 	}()
 
 	// Every jail sees the layer cache (read-only, not listable), so that a
 	// run with requirements can take a pooled jail.
-	binds := []jail.Bind{layers.Bind()}
-	templates, err := poolTemplates(cfg, interps, binds)
+	binds := []jail.Bind{layerCache.Bind()}
+	templates, err := runner.PoolTemplates(cfg.Pool.Sizes, cfg.Limits.Default.Run(false), interps, binds)
 	if err != nil {
 		return fmt.Errorf("pool: %w", err)
 	}
@@ -195,17 +195,21 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	defer pool.Close()
 	var zygotes *jail.ZygotePool
 	if cfg.Zygote.Enabled {
-		zygotes, err = jails.NewZygotePool(zygoteTemplates(cfg, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
+		zygotes, err = jails.NewZygotePool(runner.ZygoteTemplates(cfg.Zygote.Eager, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
 		if err != nil {
 			return fmt.Errorf("zygotes: %w", err)
 		}
 		defer zygotes.Close()
 	}
 
-	runner := &jailRunner{jails: jails, pool: pool, zygotes: zygotes, deps: layers, binds: binds, interps: interps, log: log}
+	run, err := runner.New(runner.Config{Jails: jails, Pool: pool, Zygotes: zygotes, Layers: layerCache, Binds: binds,
+		Interpreters: interps, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Options{
-		Defaults:          limitValues(cfg.Limits.Default.Limits),
-		Max:               maxValues(cfg.Limits),
+		Defaults:          cfg.Limits.Default.Limits,
+		Max:               cfg.Limits.Max, // cpu_limit 0: the number of CPUs, as in configs
 		AllowNetwork:      cfg.Limits.AllowNetwork,
 		MaxConcurrent:     cfg.Execution.MaxConcurrentResolved(),
 		QueueSize:         cfg.Execution.QueueSize,
@@ -221,9 +225,9 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		Results:           resultLimits(cfg.Results),
 		Version:           version,
 		Enforcement:       networkHealth(enforcement(jails.Describe(w.rootless, int64(cfg.Limits.Default.DiskMB)<<20), cg, limitsOff), cfg.Limits.AllowNetwork, jails.NetworkStatus(), netConfig(cfg)),
-		PoolStatus:        func() []api.PoolSlot { return poolSlots(pool.Status()) },
-		ZygoteStatus:      zygoteStatus(zygotes),
-		Layers:            layersAPI{layers},
+		PoolStatus:        run.PoolStatus,
+		ZygoteStatus:      run.ZygoteStatus(),
+		Layers:            runner.LayersAPI(layerCache),
 		Logger:            log,
 
 		MemoryBudgetMB:     cfg.Execution.MemoryBudgetMB,
@@ -232,8 +236,8 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		TokenMaxConcurrent: cfg.Server.TokenMaxConcurrent,
 		TokenMaxQueued:     cfg.Server.TokenMaxQueued,
 		HTTP:               httpOptions(cfg.Server),
-		Sessions:           sessionOptions(cfg, runner),
-	}, runner, interps)
+		Sessions:           sessionOptions(cfg, run),
+	}, run, interps)
 	if err != nil {
 		return fmt.Errorf("server: %w", err)
 	}
@@ -254,7 +258,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		"default_python", interps.Default().Version, "interpreters", len(interps.All()),
 		"cgroup_mode", cg.Mode().String())
 	if len(cfg.Deps.Warmup) > 0 {
-		go layers.Warm(ctx, interps.Default(), cfg.Deps.Warmup)
+		go layerCache.Warm(ctx, interps.Default(), cfg.Deps.Warmup)
 	}
 
 	select {
@@ -283,18 +287,4 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-func limitValues(l configs.Limits) server.LimitValues {
-	return server.LimitValues{
-		TimeoutSeconds: l.TimeoutSeconds, MemoryMB: l.MemoryMB, DiskMB: l.DiskMB,
-		CPUShares: l.CPUShares, CPULimit: l.CPULimit, PidsLimit: l.PidsLimit,
-		MaxOutputBytes: l.MaxOutputBytes,
-	}
-}
-
-func maxValues(l configs.LimitsConfig) server.LimitValues {
-	v := limitValues(l.Max)
-	v.CPULimit = l.MaxCPULimit()
-	return v
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"strings"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/configs"
 	"github.com/pyexec/pyexec/jail"
 )

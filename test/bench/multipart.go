@@ -8,7 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // file is one file of a project: its path in /work and its text.

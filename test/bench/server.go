@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // server is one pyexecd under test, with its own port, state directory and

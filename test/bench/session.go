@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 )
 
 // sessionCells starts a session and runs n trivial cells in it

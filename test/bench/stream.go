@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
-	"github.com/pyexec/pyexec/client/api"
 )
 
 // streamCode prints the wall clock (the jail shares the host's), flushed,

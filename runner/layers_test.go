@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
 
@@ -19,7 +19,7 @@ import (
 // requirements would need one, and detected imports left out with a line
 // on stderr, never a failure.
 func TestLayerWithoutInstalls(t *testing.T) {
-	r := &jailRunner{log: slog.New(slog.DiscardHandler)} // no cache
+	r := &Runner{log: slog.New(slog.DiscardHandler)} // no cache
 	in := interpreters.Interpreter{Version: "3.12.1", Stdlib: []string{"json", "os", "sys"}, Installed: []string{"pip", "requests"}}
 	job := func(code, text string, detect bool) server.Job {
 		reqs, err := requirements.Parse(text) // as the server does before a job exists
@@ -65,13 +65,13 @@ func TestLayerWithoutInstalls(t *testing.T) {
 
 // TestSkipNotes checks the stderr lines about detected imports left out.
 func TestSkipNotes(t *testing.T) {
-	var skips []deps.Skip
+	var skips []layers.Skip
 	for i := range 7 {
-		skips = append(skips, deps.Skip{Name: fmt.Sprintf("pyx-many%d", i), Kind: deps.SkipTooMany})
+		skips = append(skips, layers.Skip{Name: fmt.Sprintf("pyx-many%d", i), Kind: layers.SkipTooMany})
 	}
-	skips = append(skips, deps.Skip{Name: "notonindex", Kind: deps.SkipNotOnIndex},
-		deps.Skip{Name: "pyx-broken", Kind: deps.SkipFailed, Reason: "no matching distribution found for pyx-gone"},
-		deps.Skip{Name: "pyx-later", Kind: deps.SkipNotTried})
+	skips = append(skips, layers.Skip{Name: "notonindex", Kind: layers.SkipNotOnIndex},
+		layers.Skip{Name: "pyx-broken", Kind: layers.SkipFailed, Reason: "no matching distribution found for pyx-gone"},
+		layers.Skip{Name: "pyx-later", Kind: layers.SkipNotTried})
 	want := `pyexec: auto-detected package "notonindex" is not on the package index; skipped
 pyexec: auto-detected package "pyx-broken" could not be installed (no matching distribution found for pyx-gone); skipped
 pyexec: 7 auto-detected packages skipped, more than 256 requirements (pyx-many0, pyx-many1, pyx-many2, pyx-many3, pyx-many4 and 2 more); name them in requirements_txt, or "-" turns detection off
@@ -87,8 +87,8 @@ pyexec: 1 auto-detected package skipped, not tried after too many failed install
 
 func TestLayersAPIErrors(t *testing.T) {
 	for _, tt := range []struct{ from, to error }{
-		{deps.ErrNotFound, server.ErrLayerNotFound},
-		{deps.ErrInUse, server.ErrLayerInUse},
+		{layers.ErrNotFound, server.ErrLayerNotFound},
+		{layers.ErrInUse, server.ErrLayerInUse},
 	} {
 		err := layersAPIError(tt.from)
 		if !errors.Is(err, tt.to) || !errors.Is(err, tt.from) {

@@ -1,4 +1,4 @@
-// Package deps owns the dependency layers: each distinct set of
+// Package layers owns the dependency layers: each distinct set of
 // requirements of an interpreter is installed once, by that interpreter's
 // pip in an install jail (same isolation as user code, plus the host's
 // network when the index needs it, its own memory, time and disk limits,
@@ -29,4 +29,4 @@
 // join the explicit requirements' layer only when it does not provide
 // their module already, and only those that pip installs; what a
 // request's imports came to is remembered for a while, by content.
-package deps
+package layers

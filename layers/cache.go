@@ -1,4 +1,4 @@
-package deps
+package layers
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/pyexec/pyexec/client/api"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 	"github.com/pyexec/pyexec/jail"

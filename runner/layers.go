@@ -1,49 +1,24 @@
-package main
+package runner
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"strings"
 
-	"github.com/pyexec/pyexec/client/api"
-	"github.com/pyexec/pyexec/configs"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/interpreters/requirements"
+	"github.com/pyexec/pyexec/layers"
 	"github.com/pyexec/pyexec/server"
 )
-
-// depsIndex is the package index of the configuration.
-func depsIndex(d configs.DepsConfig) requirements.Index {
-	return requirements.Index{
-		URL: d.IndexURL, ExtraURLs: d.ExtraIndexURLs, FindLinks: d.FindLinks, TrustedHosts: d.TrustedHosts,
-		SourceBuilds: d.AllowSourceBuilds,
-	}
-}
-
-// depsConfig is the dependency cache of the configuration.
-func depsConfig(cfg configs.Config, log *slog.Logger) deps.Config {
-	d := cfg.Deps
-	return deps.Config{
-		Dir:                d.CacheDir,
-		MaxBytes:           int64(d.CacheMaxMB) << 20,
-		Index:              depsIndex(d),
-		InstallTimeout:     d.InstallTimeout,
-		InstallMemoryBytes: int64(d.InstallMemoryMB) << 20,
-		InstallDiskBytes:   int64(d.InstallDiskMB) << 20,
-		OwnerUID:           cfg.Jail.HostIDBase + cfg.Jail.SandboxUID,
-		Logger:             log,
-	}
-}
 
 // jobLayer is what a job gets from the dependency cache: the lease on its
 // layer (nil: none) and the lines its stderr starts with, about detected
 // imports left out. A nil *jobLayer is no layer and no lines.
 type jobLayer struct {
-	lease *deps.Lease
+	lease *layers.Lease
 	notes []byte
 }
 
@@ -77,7 +52,7 @@ func (l *jobLayer) stderr(out []byte) []byte {
 // run's stderr). An explicit requirement that fails to install, or a wait
 // that ctx ended, comes back as the job's Outcome; the error is the
 // server's own trouble.
-func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.Interpreter) (*jobLayer, *server.Outcome, error) {
+func (r *Runner) layer(ctx context.Context, job server.Job, in interpreters.Interpreter) (*jobLayer, *server.Outcome, error) {
 	reqs := job.Requirements // parsed and checked by the server
 	var detected []requirements.Import
 	if job.DetectImports && !reqs.NoDetect {
@@ -91,14 +66,14 @@ func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.
 			return nil, &server.Outcome{PythonVersion: in.Version,
 				Failure: "this server installs no packages: requirements_txt is not supported"}, nil
 		}
-		var skips []deps.Skip
+		var skips []layers.Skip
 		for _, imp := range detected {
-			skips = append(skips, deps.Skip{Name: imp.Dist, Kind: deps.SkipFailed, Reason: "this server installs no packages"})
+			skips = append(skips, layers.Skip{Name: imp.Dist, Kind: layers.SkipFailed, Reason: "this server installs no packages"})
 		}
 		return &jobLayer{notes: skipNotes(skips)}, nil, nil
 	}
 	lease, skips, err := r.deps.AcquireDetected(ctx, in, reqs, detected)
-	var ie *deps.InstallError
+	var ie *layers.InstallError
 	switch {
 	case err == nil:
 		return &jobLayer{lease: lease, notes: skipNotes(skips)}, nil, nil
@@ -114,16 +89,16 @@ func (r *jailRunner) layer(ctx context.Context, job server.Job, in interpreters.
 // skipNotes are the stderr lines about detected imports left out: one per
 // distribution that pip could not install, one for those that found no
 // room under the cap, one for those not tried.
-func skipNotes(skips []deps.Skip) []byte {
+func skipNotes(skips []layers.Skip) []byte {
 	var b strings.Builder
 	var tooMany, notTried []string
 	for _, s := range skips {
 		switch s.Kind {
-		case deps.SkipNotOnIndex:
+		case layers.SkipNotOnIndex:
 			fmt.Fprintf(&b, "pyexec: auto-detected package %q is not on the package index; skipped\n", s.Name)
-		case deps.SkipTooMany:
+		case layers.SkipTooMany:
 			tooMany = append(tooMany, s.Name)
-		case deps.SkipNotTried:
+		case layers.SkipNotTried:
 			notTried = append(notTried, s.Name)
 		default:
 			fmt.Fprintf(&b, "pyexec: auto-detected package %q could not be installed (%s); skipped\n", s.Name, s.Reason)
@@ -164,10 +139,12 @@ func sourceFiles(files []server.File) []requirements.File {
 	return out
 }
 
-// layersAPI serves the cache to the server's /api/v1/deps endpoints.
-type layersAPI struct{ c *deps.Cache }
+// LayersAPI serves c to the server's /api/v1/deps endpoints, with the
+// cache's errors given the server's meaning.
+func LayersAPI(c *layers.Cache) server.Layers { return layersAPI{c} }
 
-var _ server.Layers = layersAPI{}
+// layersAPI is a layer cache as the server's Layers.
+type layersAPI struct{ c *layers.Cache }
 
 func (a layersAPI) List() []api.Layer { return a.c.List() }
 
@@ -176,9 +153,9 @@ func (a layersAPI) Remove(key string) error { return layersAPIError(a.c.Remove(k
 // layersAPIError gives the cache's errors the server's meaning.
 func layersAPIError(err error) error {
 	switch {
-	case errors.Is(err, deps.ErrNotFound):
+	case errors.Is(err, layers.ErrNotFound):
 		return fmt.Errorf("%w: %w", server.ErrLayerNotFound, err)
-	case errors.Is(err, deps.ErrInUse):
+	case errors.Is(err, layers.ErrInUse):
 		return fmt.Errorf("%w: %w", server.ErrLayerInUse, err)
 	}
 	return err

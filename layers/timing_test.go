@@ -1,4 +1,4 @@
-package deps
+package layers
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // interleaved with runs without requirements. Timings are reported, not
 // asserted, and cost some 130 jail runs, so the test is opt-in:
 //
-//	PYEXEC_TIMINGS=1 CGO_ENABLED=1 go test -tags seccomp -count=1 -run TestTimings -v ./interpreters/deps/
+//	PYEXEC_TIMINGS=1 CGO_ENABLED=1 go test -tags seccomp -count=1 -run TestTimings -v ./layers/
 func TestTimings(t *testing.T) {
 	if testing.Short() || os.Getenv("PYEXEC_TIMINGS") == "" {
 		t.Skip("timing report, opt-in: PYEXEC_TIMINGS=1 (not a CI test: it asserts nothing; skipped under testing.Short too)")

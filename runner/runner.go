@@ -1,33 +1,64 @@
-package main
+package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/layers"
+	"github.com/pyexec/pyexec/limits"
 	"github.com/pyexec/pyexec/server"
 )
 
-// jailRunner is the server's Runner: it turns a validated job into a jail
-// spec for the chosen interpreter, runs it, and reads the verdict.
-type jailRunner struct {
+// Config is what a Runner runs on. Jails and Interpreters are required;
+// the others may be nil.
+type Config struct {
+	Jails   *jail.Manager
+	Pool    *jail.Pool       // nil: no pooled jails
+	Zygotes *jail.ZygotePool // nil: no forking, and no sessions
+	Layers  *layers.Cache    // nil: jobs with requirements fail
+	// Binds are in every jail, pooled and zygote ones too (the layer
+	// cache): the templates get the same (see PoolTemplates).
+	Binds        []jail.Bind
+	Interpreters *interpreters.Set
+	Logger       *slog.Logger // nil: discard
+}
+
+// Runner is the server's Runner: it turns a validated job into a jail
+// request for the job's interpreter, chooses where it runs (zygote, pool
+// or cold), holds its layer lease, and reads the verdict.
+type Runner struct {
 	jails   *jail.Manager
-	pool    *jail.Pool       // nil: every job runs cold
-	zygotes *jail.ZygotePool // nil: no forking
-	deps    *deps.Cache      // nil: jobs with requirements fail
-	binds   []jail.Bind      // in every jail, pooled ones too (the layer cache)
+	pool    *jail.Pool
+	zygotes *jail.ZygotePool
+	deps    *layers.Cache
+	binds   []jail.Bind
 	interps *interpreters.Set
 	log     *slog.Logger
 }
 
-var _ server.Runner = (*jailRunner)(nil)
+var _ server.Runner = (*Runner)(nil)
 
-func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, error) {
+// New returns the runner of c.
+func New(c Config) (*Runner, error) {
+	if c.Jails == nil || c.Interpreters == nil {
+		return nil, errors.New("runner: a jail manager and interpreters are required")
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runner{jails: c.Jails, pool: c.Pool, zygotes: c.Zygotes, deps: c.Layers, binds: c.Binds,
+		interps: c.Interpreters, log: log}, nil
+}
+
+// Run runs job to its end (server.Runner).
+func (r *Runner) Run(ctx context.Context, job server.Job) (server.Outcome, error) {
 	in, ok := r.interps.Get(job.Interpreter.Version)
 	if !ok {
 		return server.Outcome{}, fmt.Errorf("interpreter %s vanished", job.Interpreter.Version)
@@ -51,18 +82,13 @@ func (r *jailRunner) Run(ctx context.Context, job server.Job) (server.Outcome, e
 	defer layer.release()
 	run.Layers = layer.paths()
 	spec := jail.Spec{
-		Args:   in.Command(run),
-		Env:    jobEnv(in, job.Env),
-		Mounts: in.Mounts,
-		Binds:  r.binds,
-		Files:  jailFiles(job.Files),
-		Stdin:  job.Stdin,
-		Limits: jail.Limits{
-			Limits:         jailLimits(job.Limits),
-			DiskBytes:      job.Limits.DiskBytes,
-			Timeout:        job.Limits.Timeout,
-			MaxOutputBytes: job.Limits.MaxOutputBytes,
-		},
+		Args:    in.Command(run),
+		Env:     jobEnv(in, job.Env),
+		Mounts:  in.Mounts,
+		Binds:   r.binds,
+		Files:   jailFiles(job.Files),
+		Stdin:   job.Stdin,
+		Limits:  jailLimits(job.Limits),
 		Network: job.Limits.Network,
 		Report:  true,
 	}
@@ -180,16 +206,23 @@ func jobEnv(in interpreters.Interpreter, user []string) []string {
 	return env
 }
 
-// jailLimits are the cgroup limits of a job's limits.
-func jailLimits(l server.Limits) cgroup.Limits {
-	return cgroup.Limits{
-		MemoryBytes: l.MemoryBytes,
-		CPUShares:   uint64(l.CPUShares),
-		CPUs:        l.CPULimit,
-		Pids:        int64(l.Pids),
+// jailLimits are the jail limits of a job's limits: the one place where
+// the server's limits become the jail's (and its cgroup's).
+func jailLimits(l limits.Run) jail.Limits {
+	return jail.Limits{
+		Limits: cgroup.Limits{
+			MemoryBytes: l.MemoryBytes,
+			CPUShares:   uint64(l.CPUShares),
+			CPUs:        l.CPULimit,
+			Pids:        int64(l.Pids),
+		},
+		DiskBytes:      l.DiskBytes,
+		Timeout:        l.Timeout,
+		MaxOutputBytes: l.MaxOutputBytes,
 	}
 }
 
+// jailFiles are the jail's files of a job's.
 func jailFiles(files []server.File) []jail.File {
 	out := make([]jail.File, len(files))
 	for i, f := range files {

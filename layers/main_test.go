@@ -1,4 +1,4 @@
-package deps
+package layers
 
 import (
 	"context"
@@ -14,10 +14,10 @@ import (
 
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
-	"github.com/pyexec/pyexec/interpreters/deps/depstest"
 	"github.com/pyexec/pyexec/interpreters/requirements"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/jail/jailtest"
+	"github.com/pyexec/pyexec/layers/depstest"
 )
 
 // Host ids and places of this package's jails, apart from other packages'

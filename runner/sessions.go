@@ -1,4 +1,4 @@
-package main
+package runner
 
 import (
 	"context"
@@ -7,8 +7,7 @@ import (
 	"io/fs"
 	"time"
 
-	"github.com/pyexec/pyexec/client/api"
-	"github.com/pyexec/pyexec/configs"
+	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/server"
@@ -21,28 +20,18 @@ const zygoteWait = 30 * time.Second
 // sessionRunner is the server's SessionRunner: sessions are forks of the
 // zygotes (jail.Session), with the jobs' dependency layers.
 type sessionRunner struct {
-	*jailRunner
+	*Runner
 }
 
 var _ server.SessionRunner = sessionRunner{}
 
-// sessionOptions are the server's session options of cfg; without
-// zygotes, sessions are refused with the reason.
-func sessionOptions(cfg configs.Config, r *jailRunner) server.SessionOptions {
-	s := cfg.Sessions
-	o := server.SessionOptions{
-		MaxLive: s.MaxLive, IdleDefault: s.IdleTimeout, IdleMax: s.MaxIdleTimeout,
-		Grace: s.InterruptGrace, MaxLifetime: s.MaxLifetime,
+// Sessions is the runner's server.SessionRunner; without zygotes it is nil,
+// with the reason sessions are refused.
+func (r *Runner) Sessions() (server.SessionRunner, string) {
+	if r.zygotes == nil {
+		return nil, "sessions run on zygote jails, which are turned off on this server (zygote.enabled)"
 	}
-	switch {
-	case !s.Enabled:
-		o.Unavailable = "sessions are turned off on this server (sessions.enabled)"
-	case r.zygotes == nil:
-		o.Unavailable = "sessions run on zygote jails, which are turned off on this server (zygote.enabled)"
-	default:
-		o.Runner = sessionRunner{r}
-	}
-	return o
+	return sessionRunner{r}, ""
 }
 
 func (r sessionRunner) StartSession(ctx context.Context, spec server.SessionSpec) (server.SessionJail, error) {
@@ -60,13 +49,8 @@ func (r sessionRunner) StartSession(ctx context.Context, spec server.SessionSpec
 	run := interpreters.Run{EvalLastExpr: true, Layers: layer.paths(),
 		Display: interpreters.Bounds{Count: spec.Results.DisplayItems, Bytes: spec.Results.DisplayBytes}}
 	a := jail.Activation{
-		Files: jailFiles(spec.Files),
-		Limits: jail.Limits{
-			Limits:         jailLimits(spec.Limits),
-			DiskBytes:      spec.Limits.DiskBytes,
-			Timeout:        spec.Limits.Timeout,
-			MaxOutputBytes: spec.Limits.MaxOutputBytes,
-		},
+		Files:   jailFiles(spec.Files),
+		Limits:  jailLimits(spec.Limits),
 		Control: interpreters.EncodeRequest(run, jobEnv(in, nil)),
 	}
 	s, err := r.zygotes.StartSession(in.Version, a, spec.Grace, zygoteWait)
