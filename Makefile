@@ -7,7 +7,7 @@ SERVER_LDFLAGS := -s -w -X main.version=$(VERSION) -linkmode external -extldflag
 TEST_TAGS      := seccomp
 # The packages whose tests need no root, run again under the race detector
 # (which needs cgo). The others start jails.
-RACE_PKGS      := ./api ./client/... ./cmd/pyexec ./cmd/pyexecd ./configs ./interpreters ./interpreters/requirements ./limits ./runner ./server
+RACE_PKGS      := ./api ./client/... ./cmd/pyexec ./cmd/pyexecd ./configs/... ./interpreters ./interpreters/requirements ./runner ./server/...
 
 .PHONY: all build run test test-v2 test-short check vet fmt-check tidy-check race bench bench-quick bench-seed deps fmt clean cross
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // Config is the whole service configuration. The mapstructure tags are the

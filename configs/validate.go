@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pyexec/pyexec/configs/limits"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/interpreters/requirements"
-	"github.com/pyexec/pyexec/limits"
 )
 
 // FieldError is one invalid value. Key is the dotted key, e.g.

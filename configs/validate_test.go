@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 func TestDefaultsValidate(t *testing.T) {

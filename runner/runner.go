@@ -8,10 +8,10 @@ import (
 	"strings"
 
 	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/configs/limits"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
 	"github.com/pyexec/pyexec/layers"
-	"github.com/pyexec/pyexec/limits"
 	"github.com/pyexec/pyexec/server"
 )
 

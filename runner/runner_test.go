@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/cgroup"
+	"github.com/pyexec/pyexec/configs/limits"
 	"github.com/pyexec/pyexec/jail"
-	"github.com/pyexec/pyexec/limits"
 )
 
 // TestJailLimits checks the one conversion from a run's limits to the

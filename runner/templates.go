@@ -3,9 +3,9 @@ package runner
 import (
 	"time"
 
+	"github.com/pyexec/pyexec/configs/limits"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
-	"github.com/pyexec/pyexec/limits"
 )
 
 // templateSpec is the spec a warm jail of in starts from: args, the base

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // stepRunner starts jobs and ends one of them for each value sent on step

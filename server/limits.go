@@ -4,7 +4,7 @@ import (
 	"math"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // limitPolicy turns a request's config object into Limits.

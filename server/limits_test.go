@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 func testPolicy(t *testing.T, allowNetwork bool) limitPolicy {

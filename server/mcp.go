@@ -12,7 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/mcptools"
+	"github.com/pyexec/pyexec/server/mcptools"
 )
 
 // mcpTools are the tools of /mcp. Session tools join here when sessions

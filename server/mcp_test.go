@@ -9,7 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/pyexec/pyexec/mcptools"
+	"github.com/pyexec/pyexec/server/mcptools"
 )
 
 // bearer adds a token to every request.

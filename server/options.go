@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // Options are the server's settings, as plain values. The zero value of a

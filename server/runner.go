@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/configs/limits"
 	"github.com/pyexec/pyexec/interpreters/requirements"
-	"github.com/pyexec/pyexec/limits"
 )
 
 // Runner runs one validated job to its end. The server declares it;

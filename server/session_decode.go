@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // sessionRequest is a decoded POST /api/v1/sessions.

@@ -13,7 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/pyexec/pyexec/api"
-	"github.com/pyexec/pyexec/limits"
+	"github.com/pyexec/pyexec/configs/limits"
 )
 
 // fakeSessions starts fakeSession jails.

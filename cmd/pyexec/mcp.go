@@ -8,7 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/pyexec/pyexec/mcptools"
+	"github.com/pyexec/pyexec/server/mcptools"
 )
 
 const mcpHelp = `Serve the Model Context Protocol on standard input and output, for

@@ -18,9 +18,9 @@
 // jail.Limits and cgroup.Limits stay the jail's own types: the runner is
 // the only code that converts to them.
 //
-// This is a package of its own, not part of configs, so that the server
+// It is a package below configs, not part of it, so that the server
 // (which takes plain values, and must not depend on how a configuration is
-// loaded) and configs (whose embedded pyexec.yaml states these values to
+// loaded: configs imports viper) and configs (whose embedded pyexec.yaml states these values to
 // users; a test keeps the two equal) read the same numbers. It is pure Go
 // with no dependencies beyond the standard library.
 package limits
