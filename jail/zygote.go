@@ -345,18 +345,57 @@ func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 	j.mu.Lock()
 	j.started = time.Now()
 	j.mu.Unlock()
+	// Files that fit in the pipe go in before the request: the run finds
+	// them there, with no goroutine to wait for. Larger ones stream.
+	small := fileStreamSize(a.Files) <= smallFileStream && pipeSize(p.filesW) >= 2*smallFileStream
+	if small {
+		writeFileStream(p.filesW, a.Files)
+	}
 	_, err := p.goW.Write(msg)
 	p.goW.Close()
 	if err != nil {
-		p.filesW.Close()
+		if !small {
+			p.filesW.Close()
+		}
 		j.Kill()
 		z.reap(j)
 		return nil, fmt.Errorf("%w: send the request: %v", ErrZygoteDead, err)
 	}
 	z.served.Add(1)
-	go writeFileStream(p.filesW, a.Files)
+	if !small {
+		go writeFileStream(p.filesW, a.Files)
+	}
 	j.begin()
 	return j, nil
+}
+
+// smallFileStream is what writeFileStream may write to a run's empty
+// files pipe without blocking when the pipe holds twice as much (64 KiB
+// by default), with room for the directory entries it adds.
+const smallFileStream = 32 << 10
+
+// pipeSize is what pipe f holds (F_GETPIPE_SZ; a user past its pipe
+// pages gets one page), 0 when unknown.
+func pipeSize(f *os.File) int {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	_ = rc.Control(func(fd uintptr) {
+		n, _ = unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0)
+	})
+	return n
+}
+
+// fileStreamSize bounds the bytes writeFileStream sends for files,
+// directory entries aside.
+func fileStreamSize(files []File) int {
+	n := 0
+	for _, f := range files {
+		n += 32 + len(f.Path) + len(f.Data) + len(f.Linkname)
+	}
+	return n
 }
 
 // writeFileStream sends files to the run in the bootstrap's format (see
