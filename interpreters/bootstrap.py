@@ -779,6 +779,38 @@ _ZYGOTE_KEEP = {"importlib.machinery", "_ast"}
 def _zinit(child, status_fd):
     # A, once C runs: pid 1 of the run. Reaps whatever is orphaned, forwards signals to
     # the code, and reports the code's end; leaving ends the namespace.
+    st = _reap(child)
+    if os.WIFSIGNALED(st):
+        msg = b"signal %d\n" % os.WTERMSIG(st)
+    else:
+        msg = b"exit %d\n" % os.WEXITSTATUS(st)
+    try:
+        os.write(status_fd, msg)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _init(keep):
+    # A cold or pooled jail's bootstrap is pid 1 of its pid namespace. As
+    # in a zygote run, pid 1 is a tiny init and the code is its child: the
+    # child returns; the parent closes the descriptors in keep (the child's
+    # alone: report, request), reaps orphans, forwards signals, and exits
+    # as the code ended (128+N for a signal N, as a shell reports it; pid 1
+    # cannot die of its own signal).
+    child = os.fork()
+    if child == 0:
+        return
+    for fd in keep:
+        if fd >= 0:
+            os.close(fd)
+    st = _reap(child)
+    os._exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))
+
+
+def _reap(child):
+    # Pid 1's loop: forwards the usual signals to child, reaps every child
+    # of the namespace, and returns child's wait status once it ended.
     import signal
 
     def forward(sig, frame):
@@ -797,16 +829,7 @@ def _zinit(child, status_fd):
         except InterruptedError:
             continue
         if pid == child:
-            break
-    if os.WIFSIGNALED(st):
-        msg = b"signal %d\n" % os.WTERMSIG(st)
-    else:
-        msg = b"exit %d\n" % os.WEXITSTATUS(st)
-    try:
-        os.write(status_fd, msg)
-    except OSError:
-        pass
-    os._exit(0)
+            return st
 
 
 def _zchild(req, fds):
@@ -1299,9 +1322,13 @@ def _main():
         _prepare()
         if fd >= 0:
             os.write(fd, b"ready\n")  # the server pools the jail from now on
+        if os.getpid() == 1:
+            _init((fd, warm))
         argv, eval_last, pre, layers = _warm(warm)
     else:
         argv.pop(0)  # "--"
+        if os.getpid() == 1:
+            _init((fd,))
     if pre:
         rc, cmd = _pre_commands(pre)
         if rc != 0:

@@ -90,6 +90,42 @@ print(json.dumps({
 }, sort_keys=True))
 `
 
+// treeScript lists /work's tree: names, sizes, modes.
+const treeScript = `import os
+n, size, dirs = 0, 0, set()
+for root, ds, fs in os.walk("/work"):
+    dirs.update(os.path.join(root, d) for d in ds)
+    for f in fs:
+        st = os.stat(os.path.join(root, f))
+        n, size = n + 1, size + st.st_size
+print(n, size, len(dirs), sorted({oct(os.stat(d).st_mode) for d in dirs}))
+`
+
+// orphanScript leaves a grandchild orphaned (its parent exits first) and
+// counts zombies once it has ended: pid 1 reaps them, as an init does.
+const orphanScript = `import os, time
+r, w = os.pipe()
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.close(r)
+        time.sleep(0.2)
+        os._exit(0)
+    os._exit(0)
+os.close(w)
+os.wait()
+os.read(r, 1)  # the grandchild's end closes it
+time.sleep(0.3)
+zombies = 0
+for p in os.listdir("/proc"):
+    if p.isdigit():
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                zombies += f.read().rsplit(")", 1)[1].split()[0] == "Z"
+        except OSError:
+            pass
+print("zombies", zombies)
+`
+
 // TestWarmColdEquivalence: a run in a pooled jail and a run forked from a
 // zygote give the same record as a run in a fresh container.
 func TestWarmColdEquivalence(t *testing.T) {
@@ -102,6 +138,10 @@ func TestWarmColdEquivalence(t *testing.T) {
 		"pkg/__init__.py": "",
 		"pkg/a.py":        "from .b import BASE\n\ndef value():\n    return BASE + 1\n",
 		"pkg/b.py":        "BASE = 41\n",
+	}
+	tree := map[string]string{"main.py": treeScript}
+	for i := range 1000 {
+		tree[fmt.Sprintf("data/d%02d/f%04d.txt", i%25, i)] = strings.Repeat("x", i%97)
 	}
 	cases := []struct {
 		name  string
@@ -126,6 +166,17 @@ func TestWarmColdEquivalence(t *testing.T) {
 			api.Metadata{Entrypoint: "main.py", Config: &api.Config{MemoryMB: ptr(48)}}},
 		{"pre_commands", map[string]string{"main.py": "print(open('/work/pre.txt').read(), end='')\n"},
 			api.Metadata{Entrypoint: "main.py", PreCommands: []string{"echo pre > /work/pre.txt"}}},
+		{"SIGTERM to itself", map[string]string{"main.py": "import os, signal\nprint('before', flush=True)\nos.kill(os.getpid(), signal.SIGTERM)\nprint('after')\n"},
+			api.Metadata{Entrypoint: "main.py"}},
+		{"KeyboardInterrupt", map[string]string{"main.py": "print('before', flush=True)\nraise KeyboardInterrupt\n"}, api.Metadata{Entrypoint: "main.py"}},
+		{"os.fork", map[string]string{"main.py": "import os\npid = os.fork()\nif pid == 0:\n    print('child', os.getppid() != 0, flush=True)\n    os._exit(7)\n_, st = os.waitpid(pid, 0)\nprint('parent', os.waitstatus_to_exitcode(st))\n"},
+			api.Metadata{Entrypoint: "main.py"}},
+		{"orphans reaped", map[string]string{"main.py": orphanScript}, api.Metadata{Entrypoint: "main.py"}},
+		{"multiprocessing", map[string]string{"main.py": "import multiprocessing as mp\n\ndef sq(x):\n    return x * x\n\nif __name__ == '__main__':\n    with mp.Pool(2) as p:\n        print(p.map(sq, range(5)))\n    q = mp.Queue()\n    pr = mp.Process(target=q.put, args=('from a process',))\n    pr.start(); print(q.get()); pr.join(); print('exit', pr.exitcode)\n"},
+			api.Metadata{Entrypoint: "main.py"}},
+		{"1000-file tree", tree, api.Metadata{Entrypoint: "main.py"}},
+		{"big stdin", map[string]string{"main.py": "import sys, hashlib\nb = sys.stdin.buffer.read()\nprint(len(b), hashlib.sha256(b).hexdigest())\n"},
+			api.Metadata{Entrypoint: "main.py", Stdin: strings.Repeat("0123456789abcdef", 1<<15)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
