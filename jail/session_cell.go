@@ -15,17 +15,31 @@ import (
 // answered (a background process holding the cell's stdout is cut off).
 const cellDrain = 250 * time.Millisecond
 
-// Cell runs code in the session and returns what it did. Cells run one at
-// a time: a second one waits for the first (or for its own ctx). evalLast
-// reports the value of a trailing expression, as a one-shot
-// eval_last_expr run does. Past timeout the code gets SIGINT
-// (KeyboardInterrupt; its state is kept); if it has not answered grace
-// later, the session is killed and the result has Ended set. Ending ctx
-// interrupts the cell the same way. stdin is the cell's standard input.
+// CellRequest is one cell of a session (Session.Cell).
+type CellRequest struct {
+	Code []byte
+	// EvalLast reports the value of a trailing expression, as a one-shot
+	// eval_last_expr run does.
+	EvalLast bool
+	Stdin    []byte // the cell's standard input
+	// Timeout interrupts the cell: past it the code gets SIGINT.
+	Timeout time.Duration
+	// Output, when set, is called with each chunk of stdout (stderr false)
+	// and stderr the cell's result keeps, as it is read: as Jail.Subscribe's
+	// fn, from two goroutines, in order within a stream; it must not block
+	// and must not keep chunk. It is not called once Cell returned.
+	Output func(stderr bool, chunk []byte)
+}
+
+// Cell runs req's code in the session and returns what it did. Cells run
+// one at a time: a second one waits for the first (or for its own ctx).
+// Past req.Timeout the code gets SIGINT (KeyboardInterrupt; its state is
+// kept); if it has not answered grace later, the session is killed and the
+// result has Ended set. Ending ctx interrupts the cell the same way.
 //
 // An error means the cell could not be run (the session had ended:
 // ErrSessionEnded, or its socket failed).
-func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []byte, timeout time.Duration) (CellResult, error) {
+func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error) {
 	if err := s.acquire(ctx); err != nil {
 		return CellResult{}, err
 	}
@@ -37,7 +51,7 @@ func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []
 	}
 	theirs := []*os.File{ps[0][0], ps[1][0], ps[2][1], ps[3][1], ps[4][1]}
 	fields := [][2]string{{"op", "cell"}}
-	if evalLast {
+	if req.EvalLast {
 		fields = append(fields, [2]string{"eval", "1"})
 	}
 	cpu0, _, ooms0, _ := s.Usage()
@@ -45,6 +59,20 @@ func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []
 	s.mu.Lock()
 	s.cell = c
 	s.mu.Unlock()
+	// The captures start before the code has the pipes: a subscriber sees
+	// every byte the result keeps.
+	outR, errR, repR := ps[2][0], ps[3][0], ps[4][0]
+	flood := func() { s.interrupt(c, "output") }
+	stdout := newCapture(outR, s.out, flood)
+	stderr := newCapture(errR, s.out, flood)
+	report := newCapture(repR, s.j.m.reportMax(), nil)
+	unsubscribe := func() {}
+	if fn := req.Output; fn != nil {
+		_, _, outCancel := stdout.subscribe(func(b []byte) { fn(false, b) })
+		_, _, errCancel := stderr.subscribe(func(b []byte) { fn(true, b) })
+		unsubscribe = func() { outCancel(); errCancel() }
+	}
+	defer unsubscribe()
 	started := time.Now()
 	seq, err := s.send(fields, fdsOf(theirs...))
 	for _, f := range theirs {
@@ -54,24 +82,19 @@ func (s *Session) Cell(ctx context.Context, code []byte, evalLast bool, stdin []
 		s.mu.Lock()
 		s.cell = nil
 		s.mu.Unlock()
-		for _, p := range ps {
-			p[0].Close()
-			p[1].Close()
-		}
+		// The captures end at EOF (the write ends are closed) and close
+		// their read ends.
+		ps[0][1].Close()
+		ps[1][1].Close()
 		return CellResult{}, s.sendFailed(err)
 	}
 	write := func(w *os.File, b []byte) {
 		_, _ = w.Write(b) // EPIPE when the code does not read it all
 		w.Close()
 	}
-	go write(ps[0][1], code)
-	go write(ps[1][1], stdin)
-	outR, errR, repR := ps[2][0], ps[3][0], ps[4][0]
-	flood := func() { s.interrupt(c, "output") }
-	stdout := newCapture(outR, s.out, flood)
-	stderr := newCapture(errR, s.out, flood)
-	report := newCapture(repR, s.j.m.reportMax(), nil)
-	timer := time.AfterFunc(timeout, func() { s.interrupt(c, "timeout") })
+	go write(ps[0][1], req.Code)
+	go write(ps[1][1], req.Stdin)
+	timer := time.AfterFunc(req.Timeout, func() { s.interrupt(c, "timeout") })
 	stop := context.AfterFunc(ctx, func() { s.interrupt(c, "cancel") })
 
 	answer, alive, _ := s.await(context.Background(), seq, 0)

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,12 +121,16 @@ func (s *Server) sessionOf(w http.ResponseWriter, r *http.Request, ps httprouter
 
 // gone answers a request for a session that has ended: 410.
 func gone(w http.ResponseWriter, ss *session) {
-	v := ss.view()
+	writeError(w, http.StatusGone, endedMessage(ss.view()))
+}
+
+// endedMessage tells a client that the session v has ended, and why.
+func endedMessage(v api.Session) string {
 	msg := "the session has ended (" + v.State + ")"
 	if v.Reason != "" {
 		msg += ": " + v.Reason
 	}
-	writeError(w, http.StatusGone, msg)
+	return msg
 }
 
 func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -160,8 +165,9 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, ps 
 }
 
 // handleSessionEval serves POST /api/v1/sessions/{id}/eval: the cell's
-// record, as /eval answers, once the cell ended. A second cell waits for
-// the one running.
+// record, as /eval answers, once the cell ended; with "Accept:
+// text/event-stream", its output as events while it runs, then the record
+// (cellEvents). A second cell waits for the one running.
 func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ss, ok := s.sessionOf(w, r, ps)
 	if !ok {
@@ -172,7 +178,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		s.fail(w, r, err)
 		return
 	}
-	code, evalLast, stdin, timeout, err := s.dec.cell(body, ss.limits.Timeout)
+	req, err := s.dec.cell(body, ss.limits.Timeout)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -181,20 +187,36 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		gone(w, ss)
 		return
 	}
+	if wantsEvents(r) {
+		s.cellEvents(w, r, ss, req)
+		return
+	}
+	res, err := s.runCell(r.Context(), ss, newID(), req)
+	switch {
+	case errors.Is(err, ErrSessionEnded):
+		gone(w, ss)
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// runCell runs req in ss as the cell with execution id and returns its
+// result. ErrSessionEnded: the session had ended before the cell ran.
+func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRequest) (api.CellResult, error) {
 	release := ss.use()
 	started := time.Now()
-	out, err := ss.j.Cell(r.Context(), code, evalLast, stdin, timeout)
+	out, err := ss.j.Cell(ctx, req)
 	finished := time.Now()
 	release()
 	switch {
 	case errors.Is(err, ErrSessionEnded):
 		<-ss.j.Done()
 		ss.finish()
-		gone(w, ss)
-		return
+		return api.CellResult{}, ErrSessionEnded
 	case err != nil:
-		s.fail(w, r, err)
-		return
+		return api.CellResult{}, err
 	}
 	ss.mu.Lock()
 	ss.cells++
@@ -205,8 +227,8 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		ss.finish()
 	}
 	limits := ss.limits
-	limits.Timeout = timeout
-	job := Job{ID: newID(), Interpreter: ss.interp, EvalLastExpr: evalLast, Limits: limits, Results: ss.results}
+	limits.Timeout = req.Timeout
+	job := Job{ID: id, Interpreter: ss.interp, EvalLastExpr: req.EvalLast, Limits: limits, Results: ss.results}
 	e := pendingExecution(job)
 	startExecution(&e, started, started)
 	finishExecution(&e, job, runResult{outcome: out.Outcome, started: started, finished: finished})
@@ -224,7 +246,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		}
 		res.Execution = e
 	}
-	writeJSON(w, http.StatusOK, res)
+	return res, nil
 }
 
 // sessionPath is the {path} of a file endpoint, checked like an upload's

@@ -39,18 +39,22 @@ type fakeSession struct {
 	once  sync.Once
 }
 
-func (f *fakeSession) Cell(_ context.Context, code []byte, evalLast bool, _ []byte, timeout time.Duration) (CellOutcome, error) {
+func (f *fakeSession) Cell(_ context.Context, req CellRequest) (CellOutcome, error) {
 	select {
 	case <-f.done:
 		return CellOutcome{}, ErrSessionEnded
 	default:
 	}
+	code := req.Code
 	if string(code) == "exit" {
 		f.stop(SessionEnd{ExitCode: 3})
 		return CellOutcome{Outcome: Outcome{ExitCode: 3}, Ended: true}, nil
 	}
+	if req.Output != nil {
+		req.Output(Chunk{Data: code})
+	}
 	r := "'" + string(code) + "'"
-	return CellOutcome{Outcome: Outcome{Stdout: code, HasResult: evalLast, Result: &r, Duration: timeout}}, nil
+	return CellOutcome{Outcome: Outcome{Stdout: code, HasResult: req.EvalLast, Result: &r, Duration: req.Timeout}}, nil
 }
 
 func (f *fakeSession) PutFile(_ context.Context, path string, _ fs.FileMode, data []byte) error {

@@ -96,8 +96,12 @@ type jailSession struct {
 	layer *jobLayer
 }
 
-func (j jailSession) Cell(ctx context.Context, code []byte, evalLast bool, stdin []byte, timeout time.Duration) (server.CellOutcome, error) {
-	res, err := j.s.Cell(ctx, code, evalLast, stdin, timeout)
+func (j jailSession) Cell(ctx context.Context, req server.CellRequest) (server.CellOutcome, error) {
+	jr := jail.CellRequest{Code: req.Code, EvalLast: req.EvalLast, Stdin: req.Stdin, Timeout: req.Timeout}
+	if fn := req.Output; fn != nil {
+		jr.Output = func(stderr bool, b []byte) { fn(server.Chunk{Stderr: stderr, Data: b}) }
+	}
+	res, err := j.s.Cell(ctx, jr)
 	if errors.Is(err, jail.ErrSessionEnded) {
 		return server.CellOutcome{}, server.ErrSessionEnded
 	}
@@ -116,7 +120,7 @@ func (j jailSession) Cell(ctx context.Context, code []byte, evalLast bool, stdin
 			out.Display = append(out.Display, server.DisplayData{Mime: d.Mime, Data: d.Data})
 		}
 		out.DisplayDropped = rep.DisplayDropped
-		if evalLast && rep.Finished && rep.ErrorType == "" {
+		if req.EvalLast && rep.Finished && rep.ErrorType == "" {
 			out.HasResult, out.Result = true, rep.Result
 		}
 	}

@@ -1,0 +1,59 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// cellEvents serves a cell as an event stream (POST
+// /api/v1/sessions/{id}/eval with "Accept: text/event-stream"): a
+// "status" event (running, with the cell's execution id), its stdout and
+// stderr as the code writes them, through a bounded buffer (a slow client
+// loses chunks, counted in "dropped" events, and never holds the cell
+// back), then "done" with the cell's result (api.CellResult). A cell that
+// could not run (the session had ended) ends failed, with why. A client
+// that goes away interrupts the cell, as one that leaves a plain request.
+func (s *Server) cellEvents(w http.ResponseWriter, r *http.Request, ss *session, req CellRequest) {
+	id := newID()
+	buf := newOutputBuffer(readerBufferBytes)
+	req.Output = buf.push
+	end := make(chan struct{})
+	var res api.CellResult
+	go func() {
+		defer close(end)
+		var err error
+		if res, err = s.runCell(r.Context(), ss, id, req); err != nil {
+			res = s.unrunCell(ss, id, err)
+		}
+	}()
+	ew := newEventWriter(w)
+	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: id, Status: api.StatusRunning})
+	keepAlive := time.NewTicker(keepAliveEvery)
+	defer keepAlive.Stop()
+	if !follow(r.Context(), ew, buf, end, keepAlive.C) {
+		return // the cell goes on until ctx interrupts it
+	}
+	ew.endOutput()
+	ew.event(api.EventDone, res)
+	_ = ew.flush()
+}
+
+// unrunCell is the result of a streamed cell that did not run: err is
+// runCell's.
+func (s *Server) unrunCell(ss *session, id string, err error) api.CellResult {
+	e := api.Execution{ExecutionID: id, Status: api.StatusFailed, ExitCode: new(int), PythonVersion: ss.interp.Version}
+	v := ss.view()
+	res := api.CellResult{SessionID: ss.id, SessionState: v.State}
+	if errors.Is(err, ErrSessionEnded) {
+		e.Error = endedMessage(v)
+		res.SessionReason = v.Reason
+	} else {
+		s.log.Error("session cell failed", "session", ss.id, "err", err)
+		e.Error = msgInternal
+	}
+	res.Execution = e
+	return res
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pyexec/pyexec/client"
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// TestCellEvents: a streamed cell sends its output as events, then its
+// result; a cell of an ended session ends failed, with why.
+func TestCellEvents(t *testing.T) {
+	s, _ := sessionServer(t, SessionOptions{})
+	res := s.postJSON(t, "/api/v1/sessions", `{}`)
+	if res.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", res.status, res.body)
+	}
+	var ses api.Session
+	res.decode(t, &ses)
+	c := newTestClient(t, s.URL)
+	ctx := context.Background()
+	var events []client.Event
+	cell, err := c.RunCellStream(ctx, ses.SessionID, api.CellRequest{Code: "hello"}, func(ev client.Event) error {
+		events = append(events, ev)
+		return nil
+	})
+	if err != nil || cell.Stdout != "hello" || cell.Cell != 1 || cell.SessionID != ses.SessionID ||
+		cell.SessionState != api.SessionIdle || cell.Status != api.StatusCompleted {
+		t.Fatalf("cell: %+v %v", cell, err)
+	}
+	if len(events) != 3 || events[0].Status == nil || events[0].Status.ExecutionID != cell.ExecutionID ||
+		events[1].Name != api.EventStdout || events[1].Text != "hello" || events[2].Name != api.EventDone {
+		t.Fatalf("events %+v", events)
+	}
+	if _, err := c.RunCell(ctx, ses.SessionID, api.CellRequest{Code: "exit"}); err != nil {
+		t.Fatal(err)
+	}
+	// An ended session's cell is a 410, before any event.
+	var apiErr *client.APIError
+	if _, err := c.RunCellStream(ctx, ses.SessionID, api.CellRequest{Code: "x"}, nil); !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusGone {
+		t.Fatalf("after the end: %v", err)
+	}
+	// One that ends while the cell waits: a failed result that says why.
+	ss, _ := s.sess.get(ses.SessionID, "")
+	if r := s.unrunCell(ss, "exe_x", ErrSessionEnded); r.Status != api.StatusFailed || !strings.Contains(r.Error, "the session has ended (exited)") || r.ExecutionID != "exe_x" {
+		t.Errorf("unrun cell: %+v", r)
+	}
+}

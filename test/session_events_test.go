@@ -1,0 +1,113 @@
+package test
+
+// Live output of session cells (ours): POST /api/v1/sessions/{id}/eval
+// with "Accept: text/event-stream" on the real pyexecd.
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pyexec/pyexec/client/api"
+)
+
+// TestSessionCellEvents: a streamed cell's ticks arrive as they are
+// printed (the Go client's RunCellStream), then its result, whose stdout
+// is the events'; the session's state is kept across streamed and plain
+// cells.
+func TestSessionCellEvents(t *testing.T) {
+	s := sharedServer(t)
+	ses := s.newSession(t, api.SessionRequest{})
+	defer s.closeSession(t, ses.SessionID)
+	if c := s.cell(t, ses.SessionID, "n = 5", 0); c.Status != api.StatusCompleted {
+		t.Fatalf("n = 5: %s", describeCell(c))
+	}
+	c := newClient(t, s)
+	col := &collectTicks{t: t}
+	code := strings.Replace(tickCode, "range(5)", "range(n)", 1) + "n * 2"
+	res, err := c.RunCellStream(context.Background(), ses.SessionID, api.CellRequest{Code: code}, col.add)
+	done := time.Now()
+	if err != nil {
+		t.Fatalf("streamed cell: %v", err)
+	}
+	if res.Status != api.StatusCompleted || cellResult(*res) != "10" || res.Cell != 2 || res.SessionID != ses.SessionID {
+		t.Fatalf("streamed cell: %s", describeCell(*res))
+	}
+	if len(col.events) == 0 || col.events[0] != api.EventStatus || col.events[len(col.events)-1] != api.EventDone {
+		t.Fatalf("events %v", col.events)
+	}
+	checkLive(t, col.ticks, done)
+	if got := len(parseTicks(t, res.Stdout, done)); got != 5 {
+		t.Errorf("the result's stdout has %d ticks, want 5: %q", got, res.Stdout)
+	}
+	if c := s.cell(t, ses.SessionID, "n", 0); cellResult(c) != "5" {
+		t.Fatalf("after the streamed cell: %s", describeCell(c))
+	}
+}
+
+// TestSessionCellStuckReader: a client that stops reading a streamed
+// cell's events does not stall the cell: it ends, completed, and the
+// session takes the next cell; the reader then learns what it missed and
+// gets the result.
+func TestSessionCellStuckReader(t *testing.T) {
+	s := sharedServer(t)
+	ses := s.newSession(t, api.SessionRequest{Config: &api.SessionConfig{Config: api.Config{MaxOutputBytes: ptr(int64(16 << 20))}}})
+	defer s.closeSession(t, ses.SessionID)
+	// ~12 MB of output over ~1.5 s, more than a reader's buffer and the
+	// loopback socket's together.
+	code := `import sys, time
+line = "x" * 9999 + "\n"
+for i in range(1200):
+    sys.stdout.write(line)
+    if i % 100 == 0:
+        sys.stdout.flush()
+        time.sleep(0.1)
+print("end", flush=True)
+`
+	resp := openStream(t, s, http.MethodPost, "/api/v1/sessions/"+ses.SessionID+"/eval", jsonOf(t, api.CellRequest{Code: code, TimeoutSeconds: ptr(60)}))
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	ev, data := readEvent(t, br)
+	if ev != api.EventStatus {
+		t.Fatalf("first event %q %s", ev, data)
+	}
+	id := decode[api.StatusEvent](t, []byte(data)).ExecutionID
+	// Nothing more is read until the cell is over.
+	start := time.Now()
+	deadline := start.Add(45 * time.Second)
+	for {
+		if got := s.session(t, ses.SessionID); got.CellsRun == 1 && got.State == api.SessionIdle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the cell did not end while its reader was stuck: %+v", s.session(t, ses.SessionID))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("the cell ended %s after its stream opened, with a stuck reader", time.Since(start).Round(time.Millisecond))
+	if c := s.cell(t, ses.SessionID, "1 + 1", 0); cellResult(c) != "2" {
+		t.Fatalf("the next cell: %s", describeCell(c))
+	}
+	var dropped *api.DroppedEvent
+	for {
+		ev, data := readEvent(t, br)
+		if ev == api.EventDropped {
+			d := decode[api.DroppedEvent](t, []byte(data))
+			dropped = &d
+		}
+		if ev == api.EventDone {
+			final := decode[api.CellResult](t, []byte(data))
+			if final.ExecutionID != id || final.Status != api.StatusCompleted || final.Cell != 1 || !strings.HasSuffix(final.Stdout, "end\n") {
+				t.Fatalf("final result %s", describeCell(final))
+			}
+			break
+		}
+	}
+	if dropped == nil || dropped.StdoutBytes == 0 {
+		t.Fatalf("no dropped bytes reported: %+v", dropped)
+	}
+	t.Logf("the stuck reader missed %d bytes of stdout", dropped.StdoutBytes)
+}
