@@ -980,7 +980,8 @@ def _zexec(req, fd):
 # pair), one a message in the request's field format, with descriptors
 # (SCM_RIGHTS), and answers each with one message:
 #   op cell: fds code, stdin, stdout, stderr, report; field "eval" for
-#            eval_last_expr. The code runs in the session's one __main__
+#            eval_last_expr, "out" (repeated) and "outmax" for the cell's
+#            output files (as a run's -o, -O). The code runs in the session's one __main__
 #            (_exec_code, as a one-shot run's) with the cell's stdio and
 #            report. Answer "done <exit code>" (0, 1 for an exception, 130
 #            for KeyboardInterrupt); SystemExit ends the session instead,
@@ -1088,11 +1089,14 @@ def _scell(g, req, fds, n, null):
     import linecache  # tracebacks show the cell's lines
     text = src.decode("utf-8", "replace")
     linecache.cache[path] = (len(text), None, text.splitlines(True), path)
+    if "outmax" in req:
+        _files_setup(req["out"], req["outmax"])
     try:
         code, _, exited = _exec_code(g, path, src, req["eval"], 3)
         if exited:
             _finish(g, code)
     finally:
+        _Out.patterns = []  # the next cell names its own
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

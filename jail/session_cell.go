@@ -24,6 +24,12 @@ type CellRequest struct {
 	Stdin    []byte // the cell's standard input
 	// Timeout interrupts the cell: past it the code gets SIGINT.
 	Timeout time.Duration
+	// OutputFiles are glob patterns of /work's files the code sends back
+	// in the cell's report when the cell ends (the bootstrap's "file"
+	// fields), at most MaxFiles of MaxFileBytes together.
+	OutputFiles  []string
+	MaxFiles     int
+	MaxFileBytes int64
 	// Output, when set, is called with each chunk of stdout (stderr false)
 	// and stderr the cell's result keeps, as it is read: as Jail.Subscribe's
 	// fn, from two goroutines, in order within a stream; it must not block
@@ -53,6 +59,12 @@ func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error)
 	fields := [][2]string{{"op", "cell"}}
 	if req.EvalLast {
 		fields = append(fields, [2]string{"eval", "1"})
+	}
+	if len(req.OutputFiles) > 0 {
+		for _, p := range req.OutputFiles {
+			fields = append(fields, [2]string{"out", p})
+		}
+		fields = append(fields, [2]string{"outmax", strconv.Itoa(req.MaxFiles) + ":" + strconv.FormatInt(req.MaxFileBytes, 10)})
 	}
 	cpu0, _, ooms0, _ := s.Usage()
 	c := &cellState{}

@@ -203,19 +203,43 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 }
 
 // runCell runs req in ss as the cell with execution id and returns its
-// result. ErrSessionEnded: the session had ended before the cell ran.
+// result. The cell's record is kept as an execution's (running while the
+// cell runs, with its output files once it ended) when the store has
+// room. ErrSessionEnded: the session had ended before the cell ran.
 func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRequest) (api.CellResult, error) {
+	limits := ss.limits
+	limits.Timeout = req.Timeout
+	job := Job{ID: id, Interpreter: ss.interp, EvalLastExpr: req.EvalLast, Limits: limits,
+		OutputFiles: req.OutputFiles, Results: ss.results}
 	release := ss.use()
 	started := time.Now()
+	e := pendingExecution(job)
+	startExecution(&e, started, started)
+	_, err := s.store.Put(e)
+	kept := err == nil
+	if !kept {
+		s.log.Warn("a session cell's record is not kept", "session", ss.id, "id", id, "err", err)
+	}
 	out, err := ss.j.Cell(ctx, req)
 	finished := time.Now()
 	release()
-	switch {
-	case errors.Is(err, ErrSessionEnded):
-		<-ss.j.Done()
-		ss.finish()
-		return api.CellResult{}, ErrSessionEnded
-	case err != nil:
+	if err != nil {
+		ended := errors.Is(err, ErrSessionEnded)
+		msg := msgInternal
+		if ended {
+			<-ss.j.Done()
+			ss.finish()
+			msg = endedMessage(ss.view())
+		}
+		if kept {
+			s.store.Update(id, func(e *api.Execution) {
+				finishExecution(e, job, runResult{err: err, started: started, finished: finished})
+				e.Error = msg
+			})
+		}
+		if ended {
+			return api.CellResult{}, ErrSessionEnded
+		}
 		return api.CellResult{}, err
 	}
 	ss.mu.Lock()
@@ -226,14 +250,16 @@ func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRe
 		<-ss.j.Done()
 		ss.finish()
 	}
-	limits := ss.limits
-	limits.Timeout = req.Timeout
-	job := Job{ID: id, Interpreter: ss.interp, EvalLastExpr: req.EvalLast, Limits: limits, Results: ss.results}
-	e := pendingExecution(job)
-	startExecution(&e, started, started)
-	finishExecution(&e, job, runResult{outcome: out.Outcome, started: started, finished: finished})
+	r := runResult{outcome: out.Outcome, started: started, finished: finished}
+	switch {
+	case kept:
+		r.files, r.filesNote = s.keepFiles(job, out.Outcome)
+	case len(job.OutputFiles) > 0:
+		r.filesNote = "the output files were not kept: the server's record store is full"
+	}
+	finishExecution(&e, job, r)
 	v := ss.view()
-	res := api.CellResult{Execution: e, SessionID: ss.id, Cell: n, SessionState: v.State}
+	res := api.CellResult{SessionID: ss.id, Cell: n, SessionState: v.State}
 	if out.Ended {
 		res.SessionReason = v.Reason
 		if e.Error == "" {
@@ -244,7 +270,11 @@ func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRe
 		if e.Status == api.StatusCompleted && v.State != api.SessionExited {
 			e.Status = api.StatusFailed
 		}
-		res.Execution = e
+	}
+	res.Execution = e
+	if kept {
+		_, durable, _ := s.store.Update(id, func(r *api.Execution) { *r = e })
+		<-durable // final on disk before anyone sees it final
 	}
 	return res, nil
 }

@@ -33,8 +33,8 @@ type SessionSpec struct {
 	// Grace is how long an interrupted cell may take to stop before the
 	// session is killed.
 	Grace time.Duration
-	// Results bound each cell's display items (rich results, figures);
-	// sessions have no output_files (their files can be downloaded).
+	// Results bound each cell's display items (rich results, figures)
+	// and output files.
 	Results ResultLimits
 }
 
@@ -67,6 +67,9 @@ type CellRequest struct {
 	EvalLast bool
 	Stdin    []byte
 	Timeout  time.Duration
+	// OutputFiles are the cell's output_files patterns (checked), sent
+	// back within the session's Results.
+	OutputFiles []string
 	// Output, when set, is called with each chunk of the cell's stdout and
 	// stderr the Outcome will hold, as the code writes it, under Feed's
 	// rules for fn (it must not block, nor keep Chunk.Data); never after

@@ -81,7 +81,7 @@ func (d *decoder) session(body []byte, opts SessionOptions) (sessionRequest, err
 	}
 	return sessionRequest{
 		spec: SessionSpec{Interpreter: interp, Files: t.files, Requirements: reqs, Limits: limits, Grace: opts.Grace,
-			Results: ResultLimits{DisplayItems: d.results.DisplayItems, DisplayBytes: d.results.DisplayBytes}},
+			Results: d.results},
 		idle: idle,
 	}, nil
 }
@@ -100,8 +100,12 @@ func (d *decoder) cell(body []byte, def time.Duration) (CellRequest, error) {
 	if int64(len(req.Code)) > d.maxCodeBytes {
 		return CellRequest{}, tooLarge("the code is %d bytes; the limit is %d bytes", len(req.Code), d.maxCodeBytes)
 	}
+	outs, err := checkOutputPatterns("output_files", req.OutputFiles)
+	if err != nil {
+		return CellRequest{}, err
+	}
 	c := CellRequest{Code: []byte(req.Code), EvalLast: req.EvalLastExpr == nil || *req.EvalLastExpr,
-		Stdin: []byte(req.Stdin), Timeout: def}
+		Stdin: []byte(req.Stdin), Timeout: def, OutputFiles: outs}
 	if req.TimeoutSeconds != nil {
 		n := *req.TimeoutSeconds
 		if n < minTimeoutSeconds {

@@ -50,3 +50,43 @@ func TestCellEvents(t *testing.T) {
 		t.Errorf("unrun cell: %+v", r)
 	}
 }
+
+// TestCellRecords: a cell's record is kept as an execution's, with the
+// output files its patterns match; bad patterns are a 400.
+func TestCellRecords(t *testing.T) {
+	s, _ := sessionServer(t, SessionOptions{})
+	res := s.postJSON(t, "/api/v1/sessions", `{}`)
+	var ses api.Session
+	res.decode(t, &ses)
+	base := "/api/v1/sessions/" + ses.SessionID
+	res = s.postJSON(t, base+"/eval", `{"code":"data","output_files":["out.*"]}`)
+	if res.status != http.StatusOK {
+		t.Fatalf("cell: %d %s", res.status, res.body)
+	}
+	var cell api.CellResult
+	res.decode(t, &cell)
+	if len(cell.OutputFiles) != 1 || cell.OutputFiles[0].Path != "out.txt" || cell.OutputFiles[0].Size != 4 {
+		t.Fatalf("output files %+v", cell.OutputFiles)
+	}
+	if e := s.execution(t, cell.ExecutionID); e.Status != api.StatusCompleted || e.Stdout != "data" || len(e.OutputFiles) != 1 {
+		t.Fatalf("the cell's record: %+v", e)
+	}
+	if f := s.get(t, "/api/v1/executions/"+cell.ExecutionID+"/files/out.txt"); f.status != http.StatusOK || string(f.body) != "data" {
+		t.Fatalf("download: %d %q", f.status, f.body)
+	}
+	if f := s.get(t, "/api/v1/executions/"+cell.ExecutionID+"/files/other.txt"); f.status != http.StatusNotFound {
+		t.Fatalf("a file the patterns do not match: %d %q", f.status, f.body)
+	}
+	// Without patterns: kept, with no files.
+	res = s.postJSON(t, base+"/eval", `{"code":"plain"}`)
+	res.decode(t, &cell)
+	if e := s.execution(t, cell.ExecutionID); e.Stdout != "plain" || len(e.OutputFiles) != 0 {
+		t.Fatalf("plain cell's record: %+v", e)
+	}
+	for _, bad := range []string{`["/etc/*"]`, `["../x"]`, `["a/[b"]`} {
+		if res := s.postJSON(t, base+"/eval", `{"code":"x","output_files":`+bad+`}`); res.status != http.StatusBadRequest ||
+			!strings.Contains(res.errorMsg(t), "output_files") {
+			t.Errorf("output_files %s: %d %s", bad, res.status, res.body)
+		}
+	}
+}

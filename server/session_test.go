@@ -54,7 +54,11 @@ func (f *fakeSession) Cell(_ context.Context, req CellRequest) (CellOutcome, err
 		req.Output(Chunk{Data: code})
 	}
 	r := "'" + string(code) + "'"
-	return CellOutcome{Outcome: Outcome{Stdout: code, HasResult: req.EvalLast, Result: &r, Duration: req.Timeout}}, nil
+	o := Outcome{Stdout: code, HasResult: req.EvalLast, Result: &r, Duration: req.Timeout}
+	if len(req.OutputFiles) > 0 { // /work holds out.txt (the code) and other.txt
+		o.Files = []FileData{{Path: "out.txt", Data: code}, {Path: "other.txt", Data: []byte("x")}}
+	}
+	return CellOutcome{Outcome: o}, nil
 }
 
 func (f *fakeSession) PutFile(_ context.Context, path string, _ fs.FileMode, data []byte) error {
@@ -102,7 +106,8 @@ func sessionServer(t *testing.T, o SessionOptions) (*testServer, *fakeSessions) 
 		o = SessionOptions{MaxLive: 2, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour}
 	}
 	o.Runner = f
-	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: LimitValues{MemoryMB: 1024}}, nil), f
+	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: LimitValues{MemoryMB: 1024},
+		Results: ResultLimits{DisplayItems: 4, DisplayBytes: 1 << 20, Files: 4, FileBytes: 1 << 20}}, nil), f
 }
 
 func TestSessionEndpoints(t *testing.T) {

@@ -86,7 +86,7 @@ func (r sessionRunner) StartSession(ctx context.Context, spec server.SessionSpec
 		<-s.Done()
 		layer.release()
 	}()
-	return jailSession{s: s, in: in, layer: layer}, nil
+	return jailSession{s: s, in: in, layer: layer, files: spec.Results}, nil
 }
 
 // jailSession is a jail.Session as the server's SessionJail.
@@ -94,10 +94,12 @@ type jailSession struct {
 	s     *jail.Session
 	in    interpreters.Interpreter
 	layer *jobLayer
+	files server.ResultLimits // bound each cell's output files
 }
 
 func (j jailSession) Cell(ctx context.Context, req server.CellRequest) (server.CellOutcome, error) {
-	jr := jail.CellRequest{Code: req.Code, EvalLast: req.EvalLast, Stdin: req.Stdin, Timeout: req.Timeout}
+	jr := jail.CellRequest{Code: req.Code, EvalLast: req.EvalLast, Stdin: req.Stdin, Timeout: req.Timeout,
+		OutputFiles: req.OutputFiles, MaxFiles: j.files.Files, MaxFileBytes: j.files.FileBytes}
 	if fn := req.Output; fn != nil {
 		jr.Output = func(stderr bool, b []byte) { fn(server.Chunk{Stderr: stderr, Data: b}) }
 	}
@@ -120,6 +122,10 @@ func (j jailSession) Cell(ctx context.Context, req server.CellRequest) (server.C
 			out.Display = append(out.Display, server.DisplayData{Mime: d.Mime, Data: d.Data})
 		}
 		out.DisplayDropped = rep.DisplayDropped
+		for _, f := range rep.Files {
+			out.Files = append(out.Files, server.FileData{Path: f.Path, Data: f.Data})
+		}
+		out.FilesDropped = rep.FilesDropped
 		if req.EvalLast && rep.Finished && rep.ErrorType == "" {
 			out.HasResult, out.Result = true, rep.Result
 		}
