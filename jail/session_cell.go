@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/pyexec/pyexec/cgroup"
 )
 
 // cellDrain is how long a cell's output may go on arriving after its code
@@ -66,7 +68,11 @@ func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error)
 		}
 		fields = append(fields, [2]string{"outmax", strconv.Itoa(req.MaxFiles) + ":" + strconv.FormatInt(req.MaxFileBytes, 10)})
 	}
-	cpu0, _, ooms0, _ := s.Usage()
+	cpu0, peak0, ooms0, uerr := s.Usage()
+	mark := s.markPeak(peak0, uerr)
+	if mark != nil {
+		defer mark.Close()
+	}
 	c := &cellState{}
 	s.mu.Lock()
 	s.cell = c
@@ -143,6 +149,7 @@ func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error)
 		res.OOMKilled = e.Result.OOMKilled && e.Result.Usage.OOMKills > ooms0
 		res.CPU = max(0, e.Result.Usage.CPU-cpu0)
 		res.MemoryPeak = e.Result.Usage.MemoryPeak
+		cellPeak(&res, mark) // when its group is still there to read
 		return res, nil
 	}
 	res.ExitCode, err = strconv.Atoi(strings.TrimPrefix(answer, "done "))
@@ -154,7 +161,37 @@ func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error)
 		s.j.m.log.Warn("session usage unreadable: reported as zero", "jail", s.j.id, "err", uerr)
 	}
 	res.CPU, res.MemoryPeak, res.OOMKilled = max(0, cpu-cpu0), peak, ooms > ooms0
+	cellPeak(&res, mark)
 	return res, nil
+}
+
+// markPeak restarts the session's memory peak for a cell, keeping its
+// peak so far (before, as Usage read it) in s.peak. nil when the cgroup
+// cannot restart it (v2 before kernel 6.12): the cell then reports the
+// session's peak.
+func (s *Session) markPeak(before int64, err error) *cgroup.PeakMark {
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	s.peak = max(s.peak, before)
+	s.mu.Unlock()
+	m, err := s.j.run.ResetPeak()
+	if err != nil {
+		s.j.m.log.Debug("a cell reports its session's memory peak", "jail", s.j.id, "err", err)
+		return nil
+	}
+	return m
+}
+
+// cellPeak sets res's memory peak to the cell's own, from mark.
+func cellPeak(res *CellResult, mark *cgroup.PeakMark) {
+	if mark == nil {
+		return
+	}
+	if p, err := mark.Peak(); err == nil {
+		res.MemoryPeak, res.OwnPeak = p, true
+	}
 }
 
 // interrupt sends SIGINT to the code of cell c (when it still runs) for

@@ -283,3 +283,34 @@ func TestSessionCellOutput(t *testing.T) {
 		t.Logf("first chunk %s after the start of a %s cell", at.Sub(start).Round(time.Millisecond), res.Duration.Round(time.Millisecond))
 	}
 }
+
+// TestSessionCellPeak: where the cgroup can restart its peak, a cell's
+// MemoryPeak is its own: a small cell after a large one reports less,
+// while the session's peak keeps the large one.
+func TestSessionCellPeak(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	s := session(t, z, jail.Limits{Limits: cgroup.Limits{MemoryBytes: 512 << 20, Pids: 64}})
+	big, _ := cell(t, s, "b = b'x' * (200 << 20)\ndel b", 10*time.Second)
+	small, _ := cell(t, s, "x = 1", 10*time.Second)
+	_, session, _, err := s.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("big cell %d MiB (own %v), small cell %d MiB (own %v), session %d MiB",
+		big.MemoryPeak>>20, big.OwnPeak, small.MemoryPeak>>20, small.OwnPeak, session>>20)
+	if big.MemoryPeak < 200<<20 || session < big.MemoryPeak {
+		t.Fatalf("big cell's peak %d, session's %d: want both >= 200 MiB", big.MemoryPeak, session)
+	}
+	switch {
+	case !small.OwnPeak && small.MemoryPeak < big.MemoryPeak:
+		// v2 before kernel 6.12 cannot restart a peak: cells report the session's.
+		t.Errorf("small cell reports %d MiB, neither its own peak nor the session's", small.MemoryPeak>>20)
+	case small.OwnPeak && small.MemoryPeak >= 100<<20:
+		t.Errorf("small cell's own peak is %d MiB, after a 200 MiB cell freed its memory", small.MemoryPeak>>20)
+	}
+	end := s.Close()
+	if end.Result.Usage.MemoryPeak < 200<<20 {
+		t.Errorf("the ended session's peak %d MiB, want >= 200 MiB", end.Result.Usage.MemoryPeak>>20)
+	}
+}
