@@ -23,7 +23,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 		s.streamTask(w, r, t, false)
 		return
 	}
-	// Not queued or running: the record, if any, is final.
+	// Not queued or running: the record, if any, is final, or a session
+	// cell's, still running (awaitCellRecord).
 	e, ok := s.store.Get(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "execution not found")
@@ -31,6 +32,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	ew := newEventWriter(w)
 	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: e.ExecutionID, Status: e.Status})
+	if !e.Finished() {
+		if e, ok = s.awaitCellRecord(r.Context(), ew, id); !ok {
+			return
+		}
+	}
 	finishEvents(ew, e, false)
 	_ = ew.flush()
 }

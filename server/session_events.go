@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -56,4 +57,42 @@ func (s *Server) unrunCell(ss *session, id string, err error) api.CellResult {
 	}
 	res.Execution = e
 	return res
+}
+
+// cellPoll is how often a stream that follows a running cell's record
+// looks for its end.
+const cellPoll = 100 * time.Millisecond
+
+// awaitCellRecord waits for the end of an unfinished record that no task
+// runs, a session cell's, sending keep-alives meanwhile, and returns the
+// final record: its output comes with it (a cell streams live only to its
+// own request). false: the client went away, or the record did (then the
+// stream just ends).
+func (s *Server) awaitCellRecord(ctx context.Context, ew *eventWriter, id string) (api.Execution, bool) {
+	if ew.flush() != nil {
+		return api.Execution{}, false
+	}
+	poll := time.NewTicker(cellPoll)
+	defer poll.Stop()
+	keepAlive := time.NewTicker(keepAliveEvery)
+	defer keepAlive.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return api.Execution{}, false
+		case <-keepAlive.C:
+			ew.comment()
+			if ew.flush() != nil {
+				return api.Execution{}, false
+			}
+		case <-poll.C:
+			e, ok := s.store.Get(id)
+			if !ok {
+				return api.Execution{}, false
+			}
+			if e.Finished() {
+				return e, true
+			}
+		}
+	}
 }

@@ -90,3 +90,38 @@ func TestCellRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestCellRecordEvents: a running cell's record is running, and GET
+// .../events of it gives its output and final record once it ends.
+func TestCellRecordEvents(t *testing.T) {
+	s, _ := sessionServer(t, SessionOptions{})
+	res := s.postJSON(t, "/api/v1/sessions", `{}`)
+	var ses api.Session
+	res.decode(t, &ses)
+	c := newTestClient(t, s.URL)
+	ctx := context.Background()
+	followed := make(chan *api.Execution, 1)
+	_, err := c.RunCellStream(ctx, ses.SessionID, api.CellRequest{Code: "slow"}, func(ev client.Event) error {
+		if ev.Name != api.EventStatus {
+			return nil
+		}
+		id := ev.Status.ExecutionID
+		if e := s.execution(t, id); e.Status != api.StatusRunning {
+			t.Errorf("the running cell's record: %+v", e)
+		}
+		go func() {
+			rec, err := c.Events(ctx, id, nil)
+			if err != nil {
+				t.Errorf("events of the cell: %v", err)
+			}
+			followed <- rec
+		}()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := <-followed; rec == nil || rec.Status != api.StatusCompleted || rec.Stdout != "slow" {
+		t.Fatalf("followed record: %+v", rec)
+	}
+}

@@ -53,6 +53,9 @@ func (f *fakeSession) Cell(_ context.Context, req CellRequest) (CellOutcome, err
 	if req.Output != nil {
 		req.Output(Chunk{Data: code})
 	}
+	if string(code) == "slow" {
+		time.Sleep(300 * time.Millisecond)
+	}
 	r := "'" + string(code) + "'"
 	o := Outcome{Stdout: code, HasResult: req.EvalLast, Result: &r, Duration: req.Timeout}
 	if len(req.OutputFiles) > 0 { // /work holds out.txt (the code) and other.txt

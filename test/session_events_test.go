@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pyexec/pyexec/client"
 	"github.com/pyexec/pyexec/client/api"
 )
 
@@ -36,7 +37,20 @@ func TestSessionCellEvents(t *testing.T) {
 	c := newClient(t, s)
 	col := &collectTicks{t: t}
 	code := strings.Replace(tickCode, "range(5)", "range(n)", 1) + "n * 2"
-	res, err := c.RunCellStream(context.Background(), id, api.CellRequest{Code: code}, col.add)
+	// A follower of the cell's execution record gets it when the cell ends.
+	followed := make(chan *api.Execution, 1)
+	res, err := c.RunCellStream(context.Background(), id, api.CellRequest{Code: code}, func(ev client.Event) error {
+		if ev.Name == api.EventStatus {
+			go func() {
+				rec, err := c.Events(context.Background(), ev.Status.ExecutionID, nil)
+				if err != nil {
+					t.Errorf("GET .../events of the cell: %v", err)
+				}
+				followed <- rec
+			}()
+		}
+		return col.add(ev)
+	})
 	done := time.Now()
 	if err != nil {
 		t.Fatalf("streamed cell: %v", err)
@@ -50,6 +64,9 @@ func TestSessionCellEvents(t *testing.T) {
 	checkLive(t, col.ticks, done)
 	if got := len(parseTicks(t, res.Stdout, done)); got != 5 {
 		t.Errorf("the result's stdout has %d ticks, want 5: %q", got, res.Stdout)
+	}
+	if rec := <-followed; rec == nil || rec.ExecutionID != res.ExecutionID || rec.Stdout != res.Stdout || rec.Status != api.StatusCompleted {
+		t.Errorf("the followed record %+v, want the cell's", rec)
 	}
 	if c := s.cell(t, id, "n", 0); cellResult(c) != "5" {
 		t.Fatalf("after the streamed cell: %s", describeCell(c))
