@@ -59,40 +59,53 @@ func (s *Server) unrunCell(ss *session, id string, err error) api.CellResult {
 	return res
 }
 
-// cellPoll is how often a stream that follows a running cell's record
-// looks for its end.
+// cellPoll is how often a request that waits for a running cell's
+// record looks for its end.
 const cellPoll = 100 * time.Millisecond
 
-// awaitCellRecord waits for the end of an unfinished record that no task
-// runs, a session cell's, sending keep-alives meanwhile, and returns the
-// final record: its output comes with it (a cell streams live only to its
-// own request). false: the client went away, or the record did (then the
-// stream just ends).
+// awaitRecord waits until the record with the id is final or gone (true),
+// polling the store: a session cell's record is unfinished while no task
+// runs it. false: ctx ended or until fired first.
+func (s *Server) awaitRecord(ctx context.Context, id string, until <-chan time.Time) bool {
+	var poll *time.Ticker
+	for {
+		st, ok := s.store.Status(id)
+		if !ok || (st != api.StatusPending && st != api.StatusRunning) {
+			return true
+		}
+		if poll == nil {
+			poll = time.NewTicker(cellPoll)
+			defer poll.Stop()
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-until:
+			return false
+		case <-poll.C:
+		}
+	}
+}
+
+// awaitCellRecord waits for the end of a running cell's record, sending
+// keep-alives meanwhile, and returns the final record: its output comes
+// with it (a cell streams live only to its own request). false: the
+// client went away, or the record did (then the stream just ends).
 func (s *Server) awaitCellRecord(ctx context.Context, ew *eventWriter, id string) (api.Execution, bool) {
 	if ew.flush() != nil {
 		return api.Execution{}, false
 	}
-	poll := time.NewTicker(cellPoll)
-	defer poll.Stop()
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+	for !s.awaitRecord(ctx, id, keepAlive.C) {
+		if ctx.Err() != nil {
 			return api.Execution{}, false
-		case <-keepAlive.C:
-			ew.comment()
-			if ew.flush() != nil {
-				return api.Execution{}, false
-			}
-		case <-poll.C:
-			e, ok := s.store.Get(id)
-			if !ok {
-				return api.Execution{}, false
-			}
-			if e.Finished() {
-				return e, true
-			}
+		}
+		ew.comment()
+		if ew.flush() != nil {
+			return api.Execution{}, false
 		}
 	}
+	e, ok := s.store.Get(id)
+	return e, ok && e.Finished()
 }

@@ -110,6 +110,9 @@ func TestCellRecordEvents(t *testing.T) {
 			t.Errorf("the running cell's record: %+v", e)
 		}
 		go func() {
+			if res := s.get(t, "/api/v1/executions/"+id+"?wait=5"); !strings.Contains(string(res.body), `"status":"completed"`) {
+				t.Errorf("long-poll of the cell's record: %s", res.body)
+			}
 			rec, err := c.Events(ctx, id, nil)
 			if err != nil {
 				t.Errorf("events of the cell: %v", err)
