@@ -76,11 +76,15 @@ type CellRequest struct {
 	// maximum.
 	TimeoutSeconds *int   `json:"timeout_seconds,omitempty"`
 	Stdin          string `json:"stdin,omitempty"`
+	// OutputFiles: as EvalRequest.OutputFiles, matched in the session's
+	// /work when the cell ends; kept with the cell's record.
+	OutputFiles []string `json:"output_files,omitempty"`
 }
 
 // CellResult is the body of POST /api/v1/sessions/{id}/eval: a record as
-// /eval returns it (execution_id names the cell; the record is not kept),
-// plus the session's state after the cell.
+// /eval returns it (execution_id names the cell; the record is kept, as a
+// run's, for GET /api/v1/executions/{id} and its output files), plus the
+// session's state after the cell.
 type CellResult struct {
 	Execution
 	SessionID     string `json:"session_id"`

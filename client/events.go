@@ -34,6 +34,8 @@ type Event struct {
 	Dropped *api.DroppedEvent
 	// Execution is the final record, set for api.EventDone.
 	Execution *api.Execution
+
+	raw []byte // the data of an api.EventDone event (a cell's has more)
 }
 
 // EventFunc receives the events of a stream, one at a time, in order. An
@@ -109,14 +111,18 @@ func (c *Client) stream(ctx context.Context, r request, fn EventFunc) (*api.Exec
 // recordEvents turns a plain JSON record into the events of a stream.
 func recordEvents(body io.Reader, r request, fn EventFunc) (*api.Execution, error) {
 	var rec api.Execution
-	if err := json.NewDecoder(body).Decode(&rec); err != nil {
+	raw, err := io.ReadAll(io.LimitReader(body, maxEventBytes))
+	if err == nil {
+		err = json.Unmarshal(raw, &rec)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("client: %s %s: decode response: %w", r.method, r.path, err)
 	}
 	for _, ev := range []Event{
 		{Name: api.EventStatus, Status: &api.StatusEvent{ExecutionID: rec.ExecutionID, Status: rec.Status}},
 		{Name: api.EventStdout, Text: rec.Stdout},
 		{Name: api.EventStderr, Text: rec.Stderr},
-		{Name: api.EventDone, Execution: &rec},
+		{Name: api.EventDone, Execution: &rec, raw: raw},
 	} {
 		if (ev.Name == api.EventStdout || ev.Name == api.EventStderr) && ev.Text == "" {
 			continue
@@ -202,6 +208,7 @@ func decodeEvent(name string, data []byte) (ev Event, known bool, err error) {
 		v = ev.Dropped
 	case api.EventDone:
 		ev.Execution = new(api.Execution)
+		ev.raw = data
 		v = ev.Execution
 	default:
 		return ev, false, nil

@@ -33,19 +33,57 @@ func (c *Client) CreateSession(ctx context.Context, req api.SessionRequest) (*ap
 // RunCell runs a cell in session id (POST /api/v1/sessions/{id}/eval) and
 // returns its record once it ended. A cell waits for one already running.
 func (c *Client) RunCell(ctx context.Context, id string, req api.CellRequest) (*api.CellResult, error) {
-	path, err := sessionPath(id)
+	r, err := cellRequest(id, req)
 	if err != nil {
 		return nil, err
+	}
+	var res api.CellResult
+	r.out = &res
+	if err := c.do(ctx, r); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// cellRequest is the request of a cell of session id.
+func cellRequest(id string, req api.CellRequest) (request, error) {
+	path, err := sessionPath(id)
+	if err != nil {
+		return request{}, err
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return nil, fmt.Errorf("client: encode the cell: %w", err)
+		return request{}, fmt.Errorf("client: encode the cell: %w", err)
 	}
-	var res api.CellResult
-	err = c.do(ctx, request{method: http.MethodPost, path: path + "/eval", body: bytes.NewReader(body),
-		contentType: "application/json", out: &res})
+	return request{method: http.MethodPost, path: path + "/eval", body: bytes.NewReader(body), contentType: "application/json"}, nil
+}
+
+// RunCellStream runs a cell like RunCell, with its output streamed to fn
+// as the code writes it (POST /api/v1/sessions/{id}/eval with "Accept:
+// text/event-stream"), and returns its result. The "done" event's
+// Execution is the result's record. Ending the call early (fn's error,
+// ctx) closes the connection, which interrupts the cell.
+func (c *Client) RunCellStream(ctx context.Context, id string, req api.CellRequest, fn EventFunc) (*api.CellResult, error) {
+	r, err := cellRequest(id, req)
 	if err != nil {
 		return nil, err
+	}
+	if fn == nil {
+		fn = func(Event) error { return nil }
+	}
+	var raw []byte
+	_, err = c.stream(ctx, r, func(ev Event) error {
+		if ev.Name == api.EventDone {
+			raw = ev.raw
+		}
+		return fn(ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var res api.CellResult
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("client: decode the cell's result: %w", err)
 	}
 	return &res, nil
 }

@@ -74,3 +74,49 @@ func TestSessionCalls(t *testing.T) {
 		t.Errorf("requests: %v", seen)
 	}
 }
+
+func TestRunCellStream(t *testing.T) {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Accept") != "text/event-stream" {
+			_ = json.NewEncoder(w).Encode(api.CellResult{Execution: api.Execution{Stdout: "all\n"}, Cell: 1, SessionState: api.SessionIdle})
+			return
+		}
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "event: status\ndata: {\"execution_id\":\"exe_1\",\"status\":\"running\"}\n\n"+
+			"event: stdout\ndata: {\"text\":\"0\\n\"}\n\n"+
+			"event: done\ndata: {\"execution_id\":\"exe_1\",\"status\":\"completed\",\"stdout\":\"0\\n\",\"session_id\":\"ses_1\",\"cell\":2,\"session_state\":\"idle\"}\n\n")
+	}))
+	defer ts.Close()
+	c, err := New(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	res, err := c.RunCellStream(context.Background(), "ses_1", api.CellRequest{Code: "print(0)"}, func(ev Event) error {
+		names = append(names, ev.Name+":"+ev.Text)
+		return nil
+	})
+	if err != nil || res.Cell != 2 || res.SessionID != "ses_1" || res.ExecutionID != "exe_1" || res.Stdout != "0\n" {
+		t.Fatalf("streamed cell: %+v %v", res, err)
+	}
+	if len(names) != 3 || names[1] != "stdout:0\n" || names[2] != "done:" {
+		t.Errorf("events %q", names)
+	}
+	// A server that answers with JSON: the record's output as events.
+	c2, _ := New(ts.URL)
+	c2.hc = &http.Client{Transport: plainJSON{}}
+	res, err = c2.RunCellStream(context.Background(), "ses_1", api.CellRequest{Code: "x"}, nil)
+	if err != nil || res.Cell != 1 || res.Stdout != "all\n" {
+		t.Fatalf("plain JSON cell: %+v %v", res, err)
+	}
+}
+
+// plainJSON drops the Accept header, as a server without event streams
+// answers.
+type plainJSON struct{}
+
+func (plainJSON) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Del("Accept")
+	return http.DefaultTransport.RoundTrip(r)
+}

@@ -408,8 +408,10 @@ def _display_figures():
 
 def _display(value):
     # The rich forms a value offers, as a notebook shows them: PNG, SVG,
-    # HTML, Markdown, JSON (a method that fails or returns None offers
-    # nothing). A matplotlib Figure pyplot does not hold comes as PNG.
+    # HTML, Markdown, JSON, from its _repr_mimebundle_ (IPython's: its
+    # entries win) and its _repr_*_ methods (a method that fails or returns
+    # None offers nothing). A matplotlib Figure pyplot does not hold comes
+    # as PNG.
     if value is None or _Out.max_items <= 0 or isinstance(value, type):
         return
     try:
@@ -425,36 +427,64 @@ def _display(value):
         except Exception:
             pass
         return
+    bundle = _mimebundle(value)
     for name, mime in _RICH:
         try:
-            method = getattr(value, name, None)
-            if not callable(method):
-                continue
-            data = method()
-            if isinstance(data, tuple) and len(data) == 2:
-                data = data[0]  # (data, metadata)
-            if data is None:
-                continue
-            if mime == "application/json":
-                import json
-                b = json.dumps(data).encode()
-            elif mime == "image/png":
-                if isinstance(data, str):
-                    import binascii
-                    b = binascii.a2b_base64(data)  # IPython takes base64 text too
-                elif isinstance(data, (bytes, bytearray)):
-                    b = bytes(data)
-                else:
-                    continue
+            if mime in bundle:
+                data = bundle[mime]
             else:
-                if isinstance(data, bytes):
-                    data = data.decode("utf-8", "replace")
-                if not isinstance(data, str):
+                method = getattr(value, name, None)
+                if not callable(method):
                     continue
-                b = data.encode("utf-8", "replace")
+                data = method()
+                if isinstance(data, tuple) and len(data) == 2:
+                    data = data[0]  # (data, metadata)
+            b = _display_bytes(mime, data)
         except Exception:
             continue
-        _display_add(mime, b)
+        if b is not None:
+            _display_add(mime, b)
+
+
+def _mimebundle(value):
+    # The entries of value._repr_mimebundle_() (a dict, or a (dict,
+    # metadata) tuple) of the types a run offers; {} without one.
+    try:
+        method = getattr(value, "_repr_mimebundle_", None)
+        if not callable(method):
+            return {}
+        try:
+            bundle = method(include=None, exclude=None)
+        except TypeError:
+            bundle = method()
+        if isinstance(bundle, tuple) and len(bundle) == 2:
+            bundle = bundle[0]
+        if not isinstance(bundle, dict):
+            return {}
+        return {m: d for m, d in bundle.items() if any(m == mime for _, mime in _RICH) and d is not None}
+    except Exception:
+        return {}
+
+
+def _display_bytes(mime, data):
+    # A rich form's data as the bytes sent back; None: not of its type.
+    if data is None:
+        return None
+    if mime == "application/json":
+        import json
+        return json.dumps(data).encode()
+    if mime == "image/png":
+        if isinstance(data, str):
+            import binascii
+            return binascii.a2b_base64(data)  # IPython takes base64 text too
+        if isinstance(data, (bytes, bytearray)):
+            return bytes(data)
+        return None
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    if not isinstance(data, str):
+        return None
+    return data.encode("utf-8", "replace")
 
 
 def _files_setup(patterns, spec):
@@ -1039,7 +1069,8 @@ def _zexec(req, fd):
 # pair), one a message in the request's field format, with descriptors
 # (SCM_RIGHTS), and answers each with one message:
 #   op cell: fds code, stdin, stdout, stderr, report; field "eval" for
-#            eval_last_expr. The code runs in the session's one __main__
+#            eval_last_expr, "out" (repeated) and "outmax" for the cell's
+#            output files (as a run's -o, -O). The code runs in the session's one __main__
 #            (_exec_code, as a one-shot run's) with the cell's stdio and
 #            report. Answer "done <exit code>" (0, 1 for an exception, 130
 #            for KeyboardInterrupt); SystemExit ends the session instead,
@@ -1147,11 +1178,14 @@ def _scell(g, req, fds, n, null):
     import linecache  # tracebacks show the cell's lines
     text = src.decode("utf-8", "replace")
     linecache.cache[path] = (len(text), None, text.splitlines(True), path)
+    if "outmax" in req:
+        _files_setup(req["out"], req["outmax"])
     try:
         code, _, exited = _exec_code(g, path, src, req["eval"], 3)
         if exited:
             _finish(g, code)
     finally:
+        _Out.patterns = []  # the next cell names its own
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

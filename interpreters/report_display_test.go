@@ -80,8 +80,18 @@ class R:
     def __repr__(self): return "R()"
 class Mock:
     def __getattr__(self, name): return lambda: "anything"
+class B:
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return ({"text/html": "<b>bundle</b>", "image/svg+xml": "<svg/>", "text/plain": "B", "x/unknown": "z"}, {})
+    def _repr_html_(self): return "<i>method</i>"
+    def _repr_markdown_(self): return "md"
+class C:
+    def _repr_mimebundle_(self): return {"image/png": "iVBORw=="}
+class D:
+    def _repr_mimebundle_(self, include=None, exclude=None): raise ValueError("no bundle")
+    def _repr_html_(self): return "<p>d</p>"
 print([m for m in ("json", "matplotlib") if m in sys.modules])
-[Mock(), R()][int(sys.argv[1])]
+[Mock(), R(), B(), C(), D()][int(sys.argv[1])]
 `
 	writeTestFile(t, filepath.Join(dir, "main.py"), code)
 	run := func(bounds, arg string) Report {
@@ -123,5 +133,23 @@ print([m for m in ("json", "matplotlib") if m in sys.modules])
 	}
 	if rep := run("8:1000", "0"); len(rep.Display) != 0 {
 		t.Errorf("an object claiming every attribute offered %q", rep.Display)
+	}
+	// _repr_mimebundle_: its entries of the types offered win, the
+	// methods fill the others; one that fails leaves the methods.
+	for _, tt := range []struct {
+		arg  string
+		want []string
+	}{
+		{"2", []string{"image/svg+xml=<svg/>", "text/html=<b>bundle</b>", "text/markdown=md"}},
+		{"3", []string{"image/png=\x89PNG"}},
+		{"4", []string{"text/html=<p>d</p>"}},
+	} {
+		var got []string
+		for _, d := range run("8:1000", tt.arg).Display {
+			got = append(got, d.Mime+"="+string(d.Data))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("mimebundle %s: display %q, want %q", tt.arg, got, tt.want)
+		}
 	}
 }

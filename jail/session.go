@@ -42,6 +42,7 @@ type Session struct {
 	pidfd  int        // the code's process; -1 once closed
 	cell   *cellState // the cell running, nil between cells
 	why    string     // why the server ended it, first reason only
+	peak   int64      // the session's memory peak before its cgroup's last reset (markPeak)
 	end    SessionEnd
 	closed bool
 }
@@ -74,9 +75,13 @@ type CellResult struct {
 	OutputLimit              bool // SIGINT: a stream went 16 MiB past its cap
 	OOMKilled                bool // the kernel killed one of the session's tasks meanwhile
 	CPU                      time.Duration
-	MemoryPeak               int64 // the session's so far
-	Duration                 time.Duration
-	Ended                    bool // the session ended during the cell: see End
+	// MemoryPeak is the session's highest memory use during the cell
+	// (what earlier cells keep counts) when its cgroup can restart its
+	// peak (v1; v2 from kernel 6.12: OwnPeak), else the session's so far.
+	MemoryPeak int64
+	OwnPeak    bool
+	Duration   time.Duration
+	Ended      bool // the session ended during the cell: see End
 }
 
 type cellState struct {
@@ -212,7 +217,10 @@ func (s *Session) Usage() (cpu time.Duration, memoryPeak int64, oomKills int64, 
 		return e.Result.Usage.CPU, e.Result.Usage.MemoryPeak, e.Result.Usage.OOMKills, nil
 	}
 	u, err := s.j.run.Usage()
-	return u.CPU, u.MemoryPeak, u.OOMKills, err
+	s.mu.Lock()
+	peak := max(u.MemoryPeak, s.peak)
+	s.mu.Unlock()
+	return u.CPU, peak, u.OOMKills, err
 }
 
 // Kill ends the session at once (every task of its cgroup), recording
@@ -238,6 +246,7 @@ func (s *Session) Close() SessionEnd {
 func (s *Session) watch() {
 	res, err := s.j.Wait()
 	s.mu.Lock()
+	res.Usage.MemoryPeak = max(res.Usage.MemoryPeak, s.peak)
 	s.end = SessionEnd{Result: res, Reason: s.why, Err: err}
 	s.closed = true
 	if s.pidfd >= 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ func session(t testing.TB, z *jail.Zygote, l jail.Limits, files ...jail.File) *j
 // cell runs code (eval_last_expr) and fails the test when it could not run.
 func cell(t testing.TB, s *jail.Session, code string, timeout time.Duration) (jail.CellResult, interpreters.Report) {
 	t.Helper()
-	res, err := s.Cell(context.Background(), []byte(code), true, nil, timeout)
+	res, err := s.Cell(context.Background(), jail.CellRequest{Code: []byte(code), EvalLast: true, Timeout: timeout})
 	if err != nil {
 		t.Fatalf("cell %q: %v", code, err)
 	}
@@ -70,7 +71,7 @@ func TestSessionCells(t *testing.T) {
 	if _, rep = cell(t, s, "open('data/in.txt').read() + str(x)", 10*time.Second); result(rep) != `'given\n41'` {
 		t.Fatalf("file given at the start: %s", result(rep))
 	}
-	res, err := s.Cell(context.Background(), []byte("input() + input()"), true, []byte("a\nb\n"), 10*time.Second)
+	res, err := s.Cell(context.Background(), jail.CellRequest{Code: []byte("input() + input()"), EvalLast: true, Stdin: []byte("a\nb\n"), Timeout: 10 * time.Second})
 	if rep, _ = interpreters.ParseReport(res.Report); err != nil || result(rep) != "'ab'" {
 		t.Fatalf("stdin: %v %s", err, result(rep))
 	}
@@ -141,7 +142,7 @@ func TestSessionInterrupt(t *testing.T) {
 	if !end.Result.Killed || !strings.Contains(end.Reason, "did not stop within 1s") {
 		t.Fatalf("end: %+v", end)
 	}
-	if _, err := s.Cell(context.Background(), []byte("1"), true, nil, time.Second); !errors.Is(err, jail.ErrSessionEnded) {
+	if _, err := s.Cell(context.Background(), jail.CellRequest{Code: []byte("1"), EvalLast: true, Timeout: time.Second}); !errors.Is(err, jail.ErrSessionEnded) {
 		t.Fatalf("cell after the end: %v", err)
 	}
 }
@@ -205,7 +206,7 @@ func TestSessionCellsWait(t *testing.T) {
 	s := session(t, z, jail.Limits{})
 	first := make(chan jail.CellResult, 1)
 	go func() {
-		res, _ := s.Cell(context.Background(), []byte("import time\ntime.sleep(0.5)\norder = ['first']"), true, nil, 10*time.Second)
+		res, _ := s.Cell(context.Background(), jail.CellRequest{Code: []byte("import time\ntime.sleep(0.5)\norder = ['first']"), EvalLast: true, Timeout: 10 * time.Second})
 		first <- res
 	}()
 	time.Sleep(100 * time.Millisecond)
@@ -218,7 +219,7 @@ func TestSessionCellsWait(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
-	res, err := s.Cell(ctx, []byte("import time\ntime.sleep(30)"), true, nil, time.Minute)
+	res, err := s.Cell(ctx, jail.CellRequest{Code: []byte("import time\ntime.sleep(30)"), EvalLast: true, Timeout: time.Minute})
 	if rep, _ := interpreters.ParseReport(res.Report); err != nil || !res.Interrupted || res.Ended || rep.ErrorType != "KeyboardInterrupt" {
 		t.Fatalf("cancelled cell: %v %+v", err, res)
 	}
@@ -242,4 +243,74 @@ func TestSessionPidsLimit(t *testing.T) {
 		t.Fatalf("second cell started %s more (stdout %q, stderr %q)", result(rep), res.Stdout, res.Stderr)
 	}
 	t.Logf("second cell: %s more, %q", result(rep), res.Stdout)
+}
+
+// TestSessionCellOutput: a cell's Output gets its stdout and stderr as
+// the code writes them: together, exactly what the result holds.
+func TestSessionCellOutput(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	s := session(t, z, jail.Limits{Limits: cgroup.Limits{MemoryBytes: 256 << 20, Pids: 64}})
+	var mu sync.Mutex
+	var out, errs []byte
+	first := make(chan time.Time, 1)
+	code := "import sys, time\nprint('a', flush=True)\ntime.sleep(0.5)\nprint('b', file=sys.stderr)\nprint('c')"
+	start := time.Now()
+	res, err := s.Cell(context.Background(), jail.CellRequest{Code: []byte(code), Timeout: 10 * time.Second,
+		Output: func(stderr bool, b []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if stderr {
+				errs = append(errs, b...)
+				return
+			}
+			if len(out) == 0 {
+				first <- time.Now()
+			}
+			out = append(out, b...)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if string(out) != "a\nc\n" || string(errs) != "b\n" || string(res.Stdout) != string(out) || string(res.Stderr) != string(errs) {
+		t.Fatalf("streamed %q %q, result %q %q", out, errs, res.Stdout, res.Stderr)
+	}
+	if at := <-first; at.Sub(start) >= res.Duration {
+		t.Errorf("the first chunk came %s after the start of a %s cell: not live", at.Sub(start), res.Duration)
+	} else {
+		t.Logf("first chunk %s after the start of a %s cell", at.Sub(start).Round(time.Millisecond), res.Duration.Round(time.Millisecond))
+	}
+}
+
+// TestSessionCellPeak: where the cgroup can restart its peak, a cell's
+// MemoryPeak is its own: a small cell after a large one reports less,
+// while the session's peak keeps the large one.
+func TestSessionCellPeak(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	s := session(t, z, jail.Limits{Limits: cgroup.Limits{MemoryBytes: 512 << 20, Pids: 64}})
+	big, _ := cell(t, s, "b = b'x' * (200 << 20)\ndel b", 10*time.Second)
+	small, _ := cell(t, s, "x = 1", 10*time.Second)
+	_, session, _, err := s.Usage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("big cell %d MiB (own %v), small cell %d MiB (own %v), session %d MiB",
+		big.MemoryPeak>>20, big.OwnPeak, small.MemoryPeak>>20, small.OwnPeak, session>>20)
+	if big.MemoryPeak < 200<<20 || session < big.MemoryPeak {
+		t.Fatalf("big cell's peak %d, session's %d: want both >= 200 MiB", big.MemoryPeak, session)
+	}
+	switch {
+	case !small.OwnPeak && small.MemoryPeak < big.MemoryPeak:
+		// v2 before kernel 6.12 cannot restart a peak: cells report the session's.
+		t.Errorf("small cell reports %d MiB, neither its own peak nor the session's", small.MemoryPeak>>20)
+	case small.OwnPeak && small.MemoryPeak >= 100<<20:
+		t.Errorf("small cell's own peak is %d MiB, after a 200 MiB cell freed its memory", small.MemoryPeak>>20)
+	}
+	end := s.Close()
+	if end.Result.Usage.MemoryPeak < 200<<20 {
+		t.Errorf("the ended session's peak %d MiB, want >= 200 MiB", end.Result.Usage.MemoryPeak>>20)
+	}
 }

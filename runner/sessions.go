@@ -70,7 +70,7 @@ func (r sessionRunner) StartSession(ctx context.Context, spec server.SessionSpec
 		<-s.Done()
 		layer.release()
 	}()
-	return jailSession{s: s, in: in, layer: layer}, nil
+	return jailSession{s: s, in: in, layer: layer, files: spec.Results}, nil
 }
 
 // jailSession is a jail.Session as the server's SessionJail.
@@ -78,10 +78,16 @@ type jailSession struct {
 	s     *jail.Session
 	in    interpreters.Interpreter
 	layer *jobLayer
+	files server.ResultLimits // bound each cell's output files
 }
 
-func (j jailSession) Cell(ctx context.Context, code []byte, evalLast bool, stdin []byte, timeout time.Duration) (server.CellOutcome, error) {
-	res, err := j.s.Cell(ctx, code, evalLast, stdin, timeout)
+func (j jailSession) Cell(ctx context.Context, req server.CellRequest) (server.CellOutcome, error) {
+	jr := jail.CellRequest{Code: req.Code, EvalLast: req.EvalLast, Stdin: req.Stdin, Timeout: req.Timeout,
+		OutputFiles: req.OutputFiles, MaxFiles: j.files.Files, MaxFileBytes: j.files.FileBytes}
+	if fn := req.Output; fn != nil {
+		jr.Output = func(stderr bool, b []byte) { fn(server.Chunk{Stderr: stderr, Data: b}) }
+	}
+	res, err := j.s.Cell(ctx, jr)
 	if errors.Is(err, jail.ErrSessionEnded) {
 		return server.CellOutcome{}, server.ErrSessionEnded
 	}
@@ -100,7 +106,11 @@ func (j jailSession) Cell(ctx context.Context, code []byte, evalLast bool, stdin
 			out.Display = append(out.Display, server.DisplayData{Mime: d.Mime, Data: d.Data})
 		}
 		out.DisplayDropped = rep.DisplayDropped
-		if evalLast && rep.Finished && rep.ErrorType == "" {
+		for _, f := range rep.Files {
+			out.Files = append(out.Files, server.FileData{Path: f.Path, Data: f.Data})
+		}
+		out.FilesDropped = rep.FilesDropped
+		if req.EvalLast && rep.Finished && rep.ErrorType == "" {
 			out.HasResult, out.Result = true, rep.Result
 		}
 	}

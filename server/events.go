@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -22,7 +23,8 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 		s.streamTask(w, r, t, false)
 		return
 	}
-	// Not queued or running: the record, if any, is final.
+	// Not queued or running: the record, if any, is final, or a session
+	// cell's, still running (awaitCellRecord).
 	e, ok := s.store.Get(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "execution not found")
@@ -30,6 +32,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	ew := newEventWriter(w)
 	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: e.ExecutionID, Status: e.Status})
+	if !e.Finished() {
+		if e, ok = s.awaitCellRecord(r.Context(), ew, id); !ok {
+			return
+		}
+	}
 	finishEvents(ew, e, false)
 	_ = ew.flush()
 }
@@ -103,6 +110,22 @@ func (s *Server) streamTask(w http.ResponseWriter, r *http.Request, t *task, kil
 	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: t.job.ID, Status: api.StatusRunning})
 	ew.output(false, []byte(before.Stdout))
 	ew.output(true, []byte(before.Stderr))
+	// The Runner returned at t.done: the Feed pushed its last chunk before.
+	if !follow(r.Context(), ew, buf, t.done, keepAlive.C) {
+		gone()
+		return
+	}
+	cancel()
+	final, _ := t.result()
+	finishEvents(ew, final, true)
+	_ = ew.flush()
+}
+
+// follow sends the output buf receives as events (and "dropped" events
+// with the bytes it lost), with keep-alive comments, until end is closed:
+// then it sends what came before and returns true. false: the client
+// went away (ctx) or stopped taking events (a write failed).
+func follow(ctx context.Context, ew *eventWriter, buf *outputBuffer, end <-chan struct{}, keepAlive <-chan time.Time) bool {
 	var dropped [2]int64
 	send := func() error {
 		chunks, d := buf.take()
@@ -117,25 +140,15 @@ func (s *Server) streamTask(w http.ResponseWriter, r *http.Request, t *task, kil
 	}
 	for {
 		if send() != nil {
-			gone()
-			return
+			return false
 		}
 		select {
 		case <-buf.wake:
-		case <-t.done:
-			// The Runner returned: the Feed pushed its last chunk before.
-			cancel()
-			final, _ := t.result()
-			if send() != nil {
-				return
-			}
-			finishEvents(ew, final, true)
-			_ = ew.flush()
-			return
-		case <-r.Context().Done():
-			gone()
-			return
-		case <-keepAlive.C:
+		case <-end:
+			return send() == nil
+		case <-ctx.Done():
+			return false
+		case <-keepAlive:
 			ew.comment()
 		}
 	}

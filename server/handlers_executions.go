@@ -51,6 +51,11 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 	}
 	if !active {
 		t = nil
+		if wait > 0 { // a session cell's record runs without a task
+			timer := time.NewTimer(wait)
+			defer timer.Stop()
+			s.awaitRecord(r.Context(), id, timer.C)
+		}
 	}
 	s.writeStored(w, r, id, t)
 }

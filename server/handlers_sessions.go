@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -120,12 +121,16 @@ func (s *Server) sessionOf(w http.ResponseWriter, r *http.Request, ps httprouter
 
 // gone answers a request for a session that has ended: 410.
 func gone(w http.ResponseWriter, ss *session) {
-	v := ss.view()
+	writeError(w, http.StatusGone, endedMessage(ss.view()))
+}
+
+// endedMessage tells a client that the session v has ended, and why.
+func endedMessage(v api.Session) string {
 	msg := "the session has ended (" + v.State + ")"
 	if v.Reason != "" {
 		msg += ": " + v.Reason
 	}
-	writeError(w, http.StatusGone, msg)
+	return msg
 }
 
 func (s *Server) handleGetSession(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
@@ -160,8 +165,9 @@ func (s *Server) handleDeleteSession(w http.ResponseWriter, r *http.Request, ps 
 }
 
 // handleSessionEval serves POST /api/v1/sessions/{id}/eval: the cell's
-// record, as /eval answers, once the cell ended. A second cell waits for
-// the one running.
+// record, as /eval answers, once the cell ended; with "Accept:
+// text/event-stream", its output as events while it runs, then the record
+// (cellEvents). A second cell waits for the one running.
 func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	ss, ok := s.sessionOf(w, r, ps)
 	if !ok {
@@ -172,7 +178,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		s.fail(w, r, err)
 		return
 	}
-	code, evalLast, stdin, timeout, err := s.dec.cell(body, ss.limits.Timeout)
+	req, err := s.dec.cell(body, ss.limits.Timeout)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -181,20 +187,60 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		gone(w, ss)
 		return
 	}
-	release := ss.use()
-	started := time.Now()
-	out, err := ss.j.Cell(r.Context(), code, evalLast, stdin, timeout)
-	finished := time.Now()
-	release()
+	if wantsEvents(r) {
+		s.cellEvents(w, r, ss, req)
+		return
+	}
+	res, err := s.runCell(r.Context(), ss, newID(), req)
 	switch {
 	case errors.Is(err, ErrSessionEnded):
-		<-ss.j.Done()
-		ss.finish()
 		gone(w, ss)
-		return
 	case err != nil:
 		s.fail(w, r, err)
-		return
+	default:
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// runCell runs req in ss as the cell with execution id and returns its
+// result. The cell's record is kept as an execution's (running while the
+// cell runs, with its output files once it ended) when the store has
+// room. ErrSessionEnded: the session had ended before the cell ran.
+func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRequest) (api.CellResult, error) {
+	limits := ss.limits
+	limits.Timeout = req.Timeout
+	job := Job{ID: id, Interpreter: ss.interp, EvalLastExpr: req.EvalLast, Limits: limits,
+		OutputFiles: req.OutputFiles, Results: ss.results}
+	release := ss.use()
+	started := time.Now()
+	e := pendingExecution(job)
+	startExecution(&e, started, started)
+	_, err := s.store.Put(e)
+	kept := err == nil
+	if !kept {
+		s.log.Warn("a session cell's record is not kept", "session", ss.id, "id", id, "err", err)
+	}
+	out, err := ss.j.Cell(ctx, req)
+	finished := time.Now()
+	release()
+	if err != nil {
+		ended := errors.Is(err, ErrSessionEnded)
+		msg := msgInternal
+		if ended {
+			<-ss.j.Done()
+			ss.finish()
+			msg = endedMessage(ss.view())
+		}
+		if kept {
+			s.store.Update(id, func(e *api.Execution) {
+				finishExecution(e, job, runResult{err: err, started: started, finished: finished})
+				e.Error = msg
+			})
+		}
+		if ended {
+			return api.CellResult{}, ErrSessionEnded
+		}
+		return api.CellResult{}, err
 	}
 	ss.mu.Lock()
 	ss.cells++
@@ -204,14 +250,16 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		<-ss.j.Done()
 		ss.finish()
 	}
-	limits := ss.limits
-	limits.Timeout = timeout
-	job := Job{ID: newID(), Interpreter: ss.interp, EvalLastExpr: evalLast, Limits: limits, Results: ss.results}
-	e := pendingExecution(job)
-	startExecution(&e, started, started)
-	finishExecution(&e, job, runResult{outcome: out.Outcome, started: started, finished: finished})
+	r := runResult{outcome: out.Outcome, started: started, finished: finished}
+	switch {
+	case kept:
+		r.files, r.filesNote = s.keepFiles(job, out.Outcome)
+	case len(job.OutputFiles) > 0:
+		r.filesNote = "the output files were not kept: the server's record store is full"
+	}
+	finishExecution(&e, job, r)
 	v := ss.view()
-	res := api.CellResult{Execution: e, SessionID: ss.id, Cell: n, SessionState: v.State}
+	res := api.CellResult{SessionID: ss.id, Cell: n, SessionState: v.State}
 	if out.Ended {
 		res.SessionReason = v.Reason
 		if e.Error == "" {
@@ -222,9 +270,13 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 		if e.Status == api.StatusCompleted && v.State != api.SessionExited {
 			e.Status = api.StatusFailed
 		}
-		res.Execution = e
 	}
-	writeJSON(w, http.StatusOK, res)
+	res.Execution = e
+	if kept {
+		_, durable, _ := s.store.Update(id, func(r *api.Execution) { *r = e })
+		<-durable // final on disk before anyone sees it final
+	}
+	return res, nil
 }
 
 // sessionPath is the {path} of a file endpoint, checked like an upload's

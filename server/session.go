@@ -33,19 +33,19 @@ type SessionSpec struct {
 	// Grace is how long an interrupted cell may take to stop before the
 	// session is killed.
 	Grace time.Duration
-	// Results bound each cell's display items (rich results, figures);
-	// sessions have no output_files (their files can be downloaded).
+	// Results bound each cell's display items (rich results, figures)
+	// and output files.
 	Results ResultLimits
 }
 
 // SessionJail is a running session. Its methods are safe for concurrent
 // use; Cell and the file methods run one at a time (the next waits).
 type SessionJail interface {
-	// Cell runs code. Past timeout the code gets KeyboardInterrupt; ending
-	// ctx interrupts it too. Ended is set when the session ended during
-	// the cell (End tells how). An error means the cell did not run
+	// Cell runs req. Past req.Timeout the code gets KeyboardInterrupt;
+	// ending ctx interrupts it too. Ended is set when the session ended
+	// during the cell (End tells how). An error means the cell did not run
 	// (ErrSessionEnded: it had ended).
-	Cell(ctx context.Context, code []byte, evalLast bool, stdin []byte, timeout time.Duration) (CellOutcome, error)
+	Cell(ctx context.Context, req CellRequest) (CellOutcome, error)
 	// PutFile and GetFile move one file of the session's /work (path
 	// checked by the server); a *SessionRefusal is the session's refusal
 	// (no such file, a link in the way), ErrFileTooLarge a file past max.
@@ -59,6 +59,22 @@ type SessionJail interface {
 	// Done is closed once the session has ended; End then tells how.
 	Done() <-chan struct{}
 	End() SessionEnd
+}
+
+// CellRequest is one validated cell.
+type CellRequest struct {
+	Code     []byte
+	EvalLast bool
+	Stdin    []byte
+	Timeout  time.Duration
+	// OutputFiles are the cell's output_files patterns (checked), sent
+	// back within the session's Results.
+	OutputFiles []string
+	// Output, when set, is called with each chunk of the cell's stdout and
+	// stderr the Outcome will hold, as the code writes it, under Feed's
+	// rules for fn (it must not block, nor keep Chunk.Data); never after
+	// Cell returned.
+	Output func(Chunk)
 }
 
 // CellOutcome is one cell's Outcome; Ended: the session ended with it.

@@ -82,7 +82,7 @@ func (d *decoder) session(body []byte, opts SessionOptions) (sessionRequest, err
 	}
 	return sessionRequest{
 		spec: SessionSpec{Interpreter: interp, Files: t.files, Requirements: reqs, Limits: limits, Grace: opts.Grace,
-			Results: ResultLimits{DisplayItems: d.results.DisplayItems, DisplayBytes: d.results.DisplayBytes}},
+			Results: d.results},
 		idle: idle,
 	}, nil
 }
@@ -90,25 +90,29 @@ func (d *decoder) session(body []byte, opts SessionOptions) (sessionRequest, err
 // cell decodes POST /api/v1/sessions/{id}/eval. eval_last_expr defaults
 // to true; timeout_seconds to the session's, clamped to the server's
 // maximum.
-func (d *decoder) cell(body []byte, def time.Duration) (code []byte, evalLast bool, stdin []byte, timeout time.Duration, err error) {
+func (d *decoder) cell(body []byte, def time.Duration) (CellRequest, error) {
 	var req api.CellRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return nil, false, nil, 0, jsonError("the body", err)
+		return CellRequest{}, jsonError("the body", err)
 	}
 	if req.Code == "" {
-		return nil, false, nil, 0, badRequest(`"code" is required`)
+		return CellRequest{}, badRequest(`"code" is required`)
 	}
 	if int64(len(req.Code)) > d.maxCodeBytes {
-		return nil, false, nil, 0, tooLarge("the code is %d bytes; the limit is %d bytes", len(req.Code), d.maxCodeBytes)
+		return CellRequest{}, tooLarge("the code is %d bytes; the limit is %d bytes", len(req.Code), d.maxCodeBytes)
 	}
-	evalLast = req.EvalLastExpr == nil || *req.EvalLastExpr
-	timeout = def
+	outs, err := checkOutputPatterns("output_files", req.OutputFiles)
+	if err != nil {
+		return CellRequest{}, err
+	}
+	c := CellRequest{Code: []byte(req.Code), EvalLast: req.EvalLastExpr == nil || *req.EvalLastExpr,
+		Stdin: []byte(req.Stdin), Timeout: def, OutputFiles: outs}
 	if req.TimeoutSeconds != nil {
 		n := *req.TimeoutSeconds
 		if n < limits.MinTimeoutSeconds {
-			return nil, false, nil, 0, badRequest("timeout_seconds must be at least %d", limits.MinTimeoutSeconds)
+			return CellRequest{}, badRequest("timeout_seconds must be at least %d", limits.MinTimeoutSeconds)
 		}
-		timeout = min(time.Duration(n)*time.Second, time.Duration(d.limits.max.TimeoutSeconds)*time.Second)
+		c.Timeout = min(time.Duration(n)*time.Second, time.Duration(d.limits.max.TimeoutSeconds)*time.Second)
 	}
-	return []byte(req.Code), evalLast, []byte(req.Stdin), timeout, nil
+	return c, nil
 }

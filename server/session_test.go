@@ -40,18 +40,29 @@ type fakeSession struct {
 	once  sync.Once
 }
 
-func (f *fakeSession) Cell(_ context.Context, code []byte, evalLast bool, _ []byte, timeout time.Duration) (CellOutcome, error) {
+func (f *fakeSession) Cell(_ context.Context, req CellRequest) (CellOutcome, error) {
 	select {
 	case <-f.done:
 		return CellOutcome{}, ErrSessionEnded
 	default:
 	}
+	code := req.Code
 	if string(code) == "exit" {
 		f.stop(SessionEnd{ExitCode: 3})
 		return CellOutcome{Outcome: Outcome{ExitCode: 3}, Ended: true}, nil
 	}
+	if req.Output != nil {
+		req.Output(Chunk{Data: code})
+	}
+	if string(code) == "slow" {
+		time.Sleep(300 * time.Millisecond)
+	}
 	r := "'" + string(code) + "'"
-	return CellOutcome{Outcome: Outcome{Stdout: code, HasResult: evalLast, Result: &r, Duration: timeout}}, nil
+	o := Outcome{Stdout: code, HasResult: req.EvalLast, Result: &r, Duration: req.Timeout}
+	if len(req.OutputFiles) > 0 { // /work holds out.txt (the code) and other.txt
+		o.Files = []FileData{{Path: "out.txt", Data: code}, {Path: "other.txt", Data: []byte("x")}}
+	}
+	return CellOutcome{Outcome: o}, nil
 }
 
 func (f *fakeSession) PutFile(_ context.Context, path string, _ fs.FileMode, data []byte) error {
@@ -99,7 +110,8 @@ func sessionServer(t *testing.T, o SessionOptions) (*testServer, *fakeSessions) 
 		o = SessionOptions{MaxLive: 2, IdleDefault: time.Minute, IdleMax: time.Hour, Grace: time.Second, MaxLifetime: time.Hour}
 	}
 	o.Runner = f
-	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: limits.Values{MemoryMB: 1024}}, nil), f
+	return newTestServer(t, Options{Sessions: o, MemoryBudgetMB: 1024, Max: limits.Values{MemoryMB: 1024},
+		Results: ResultLimits{DisplayItems: 4, DisplayBytes: 1 << 20, Files: 4, FileBytes: 1 << 20}}, nil), f
 }
 
 func TestSessionEndpoints(t *testing.T) {

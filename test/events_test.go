@@ -28,6 +28,18 @@ for i in range(5):
     time.sleep(0.5)
 `
 
+// stuckReaderCode writes ~12 MB over ~1.5 s, more than a reader's buffer and
+// the loopback socket's together, then "end".
+const stuckReaderCode = `import sys, time
+line = "x" * 9999 + "\n"
+for i in range(1200):
+    sys.stdout.write(line)
+    if i % 100 == 0:
+        sys.stdout.flush()
+        time.sleep(0.1)
+print("end", flush=True)
+`
+
 // tick is one line of tickCode's output as it arrived.
 type tick struct {
 	i       int
@@ -183,17 +195,7 @@ func TestEventsLive(t *testing.T) {
 func TestEventsStuckReader(t *testing.T) {
 	s := sharedServer(t)
 	c := newClient(t, s)
-	// ~12 MB of output over ~1.5 s, more than a reader's buffer and the
-	// loopback socket's together.
-	code := `import sys, time
-line = "x" * 9999 + "\n"
-for i in range(1200):
-    sys.stdout.write(line)
-    if i % 100 == 0:
-        sys.stdout.flush()
-        time.sleep(0.1)
-print("end", flush=True)
-`
+	code := stuckReaderCode
 	cfg := &api.Config{MaxOutputBytes: ptr(int64(16 << 20)), TimeoutSeconds: ptr(60)}
 	for _, tt := range []struct {
 		name  string
@@ -231,26 +233,32 @@ print("end", flush=True)
 			}
 			t.Logf("run of %d bytes took %d ms with a stuck reader", len(rec.Stdout), rec.DurationMS)
 			// Now the reader catches up: it missed bytes and is told so.
-			var dropped *api.DroppedEvent
-			for {
-				ev, data := readEvent(t, br)
-				if ev == api.EventDropped {
-					d := decode[api.DroppedEvent](t, []byte(data))
-					dropped = &d
-				}
-				if ev == api.EventDone {
-					final := decode[api.Execution](t, []byte(data))
-					if final.ExecutionID != id || final.Status != api.StatusCompleted {
-						t.Fatalf("final record %s", describe(final))
-					}
-					break
-				}
+			final := decode[api.Execution](t, []byte(readMissed(t, br)))
+			if final.ExecutionID != id || final.Status != api.StatusCompleted {
+				t.Fatalf("final record %s", describe(final))
 			}
+		})
+	}
+}
+
+// readMissed reads a stuck reader's stream to its end: it must have been
+// told that it missed stdout bytes. It returns the "done" event's data.
+func readMissed(t *testing.T, br *bufio.Reader) string {
+	t.Helper()
+	var dropped *api.DroppedEvent
+	for {
+		ev, data := readEvent(t, br)
+		switch ev {
+		case api.EventDropped:
+			d := decode[api.DroppedEvent](t, []byte(data))
+			dropped = &d
+		case api.EventDone:
 			if dropped == nil || dropped.StdoutBytes == 0 {
 				t.Fatalf("no dropped bytes reported: %+v", dropped)
 			}
 			t.Logf("the stuck reader missed %d bytes of stdout", dropped.StdoutBytes)
-		})
+			return data
+		}
 	}
 }
 

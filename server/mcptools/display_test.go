@@ -42,3 +42,38 @@ func TestRecordResultDisplay(t *testing.T) {
 		}
 	}
 }
+
+// TestSVGContent: a well-formed SVG is image content of its type; one
+// that does not parse, or is not an <svg> document, is text naming it.
+func TestSVGContent(t *testing.T) {
+	for _, tt := range []struct {
+		svg   string
+		image bool
+	}{
+		{`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="5" height="5"/></svg>`, true},
+		{"<?xml version=\"1.0\"?>\n<!-- c -->\n<svg:svg xmlns:svg=\"http://www.w3.org/2000/svg\"/>", true},
+		{`<svg><rect></svg>`, false},
+		{`<html><svg/></html>`, false},
+		{`text <svg/>`, false},
+		{``, false},
+	} {
+		d, err := api.NewDisplayItem(api.MimeSVG, []byte(tt.svg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := richContent(&api.Execution{Display: []api.DisplayItem{d}})
+		if len(out) != 1 {
+			t.Fatalf("%q: %d contents", tt.svg, len(out))
+		}
+		switch c := out[0].(type) {
+		case *mcp.ImageContent:
+			if !tt.image || c.MIMEType != api.MimeSVG || string(c.Data) != tt.svg {
+				t.Errorf("%q: image %#v", tt.svg, c)
+			}
+		case *mcp.TextContent:
+			if tt.image || c.Text != "image/svg+xml:\n"+tt.svg {
+				t.Errorf("%q: text %q", tt.svg, c.Text)
+			}
+		}
+	}
+}

@@ -35,7 +35,7 @@ Each call starts from scratch: variables, imports and files do not persist betwe
 
 The result holds the program's stdout and stderr, each as text, and, like a notebook cell, the repr() of the last line when that line is an expression (so "import math\nmath.factorial(20)" returns result: 2432902008176640000 without a print). When the program raises, exits with a non-zero status, or hits a limit, the result is marked as an error and holds the traceback or the reason.
 
-Figures: matplotlib figures still open when the program ends, or passed to plt.show(), come back as PNG images (when the server's Python has matplotlib; it draws off-screen, so plt.show() never blocks). When the last expression has rich forms (_repr_html_, _repr_markdown_, _repr_svg_, _repr_json_, _repr_png_, as in a notebook), they come back too: PNG as an image, the others as text.
+Figures: matplotlib figures still open when the program ends, or passed to plt.show(), come back as PNG images (when the server's Python has matplotlib; it draws off-screen, so plt.show() never blocks). When the last expression has rich forms (_repr_html_, _repr_markdown_, _repr_svg_, _repr_json_, _repr_png_, as in a notebook), they come back too: PNG and SVG as images, the others as text.
 
 Third-party packages: imports are detected and installed automatically when the server can; name others (or pin versions) in "requirements". Prefer the standard library when it is enough.`,
 	Annotations: &mcp.ToolAnnotations{
@@ -144,9 +144,9 @@ func recordResult(rec *api.Execution) *mcp.CallToolResult {
 }
 
 // richContent is a record's display list as MCP content: each image/png
-// (a figure, a _repr_png_) an image content; SVG, HTML, Markdown and JSON
-// a text content naming its type; then the note on what the server left
-// out, if any.
+// (a figure, a _repr_png_) and each well-formed SVG an image content;
+// HTML, Markdown, JSON and SVG that does not parse a text content naming
+// its type; then the note on what the server left out, if any.
 func richContent(rec *api.Execution) []mcp.Content {
 	var out []mcp.Content
 	for _, d := range rec.Display {
@@ -154,7 +154,7 @@ func richContent(rec *api.Execution) []mcp.Content {
 		if err != nil {
 			continue
 		}
-		if d.Mime == api.MimePNG {
+		if d.Mime == api.MimePNG || (d.Mime == api.MimeSVG && validSVG(b)) {
 			out = append(out, &mcp.ImageContent{MIMEType: d.Mime, Data: b})
 			continue
 		}
