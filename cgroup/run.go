@@ -143,6 +143,21 @@ func (r *RunGroup) Update(l Limits) error {
 	return errors.Join(errs...)
 }
 
+// SetCPUShares sets the group's CPU weight alone (v1 cpu.shares; v2
+// cpu.weight from it); zero: the default, 1024.
+func (r *RunGroup) SetCPUShares(shares uint64) error {
+	if shares == 0 {
+		shares = 1024
+	}
+	if err := (Limits{CPUShares: shares}).Validate(); err != nil {
+		return err
+	}
+	if r.v2 {
+		return r.write(r.dirs[0], "cpu.weight", strconv.FormatUint(sharesToWeight(shares), 10))
+	}
+	return r.write(r.dirs[1], "cpu.shares", strconv.FormatUint(shares, 10))
+}
+
 // ProcsFiles are the cgroup.procs files a process writes "0" to, to join
 // the group (each opened by the server and handed to the run).
 func (r *RunGroup) ProcsFiles() []string {

@@ -190,7 +190,8 @@ func (z *Zygote) start(a Activation, session *os.File) (*Jail, error) {
 // pid 1 has joined the run's cgroup and made its namespaces and mounts
 // (/work and /tmp of disk bytes), its code process is the run's uid
 // without privileges, under the strict seccomp filter. Its cgroup has
-// the limits cg; its output captures already read.
+// the limits cg, but the CPU weight preparedShares; its output captures
+// already read.
 type prepped struct {
 	j      *Jail
 	goW    *os.File // the request goes here, then it is closed
@@ -227,7 +228,11 @@ func (z *Zygote) prepare(l Limits, session *os.File) (_ *prepped, retErr error) 
 		}
 	}()
 	cleanups = append(cleanups, func() error { z.uids <- k; return nil })
-	run, err := z.tmpl.group.NewRun(j.id, l.Limits)
+	// Until its request, a prepared run works at the lowest CPU weight:
+	// on a busy host it yields to the runs that have their requests.
+	prep := l.Limits
+	prep.CPUShares = preparedShares
+	run, err := z.tmpl.group.NewRun(j.id, prep)
 	if err != nil {
 		return nil, fmt.Errorf("run cgroup: %w", err)
 	}
@@ -325,11 +330,13 @@ func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 		z.discard(p)
 		return nil, fmt.Errorf("zygote run %s: prepared for %d disk bytes, asked for %d", j.id, p.disk, l.DiskBytes)
 	}
+	update := func() error { return j.run.SetCPUShares(l.CPUShares) }
 	if l.Limits != p.cg {
-		if err := j.run.Update(l.Limits); err != nil {
-			z.discard(p)
-			return nil, fmt.Errorf("run cgroup: %w", err)
-		}
+		update = func() error { return j.run.Update(l.Limits) }
+	}
+	if err := update(); err != nil {
+		z.discard(p)
+		return nil, fmt.Errorf("run cgroup: %w", err)
 	}
 	j.limits = l
 	j.stdout.max.Store(l.MaxOutputBytes)
@@ -368,6 +375,10 @@ func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 	j.begin()
 	return j, nil
 }
+
+// preparedShares is a prepared run's CPU weight until its request (v1
+// cpu.shares; the least cgroups allow).
+const preparedShares = 2
 
 // smallFileStream is what writeFileStream may write to a run's empty
 // files pipe without blocking when the pipe holds twice as much (64 KiB

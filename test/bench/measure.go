@@ -101,6 +101,9 @@ type rate struct {
 	// (server rows only).
 	forked, warm int64
 	server       bool // a server's rate: forked and warm are known
+	// serverCPU and jailCPU are the CPU per run of the server process and
+	// of its jails (cpuSpent), server rows only.
+	serverCPU, jailCPU time.Duration
 }
 
 // closedLoop runs conc workers, each calling f again as soon as it
@@ -149,7 +152,12 @@ func serverRate(s *server, conc int, dur time.Duration, req api.EvalRequest, zyg
 	if err != nil {
 		return rate{}, err
 	}
+	srv0, jails0 := s.cpuSpent()
 	r := closedLoop(conc, dur, func() error { _, err := s.evalRequest(req); return err })
+	srv1, jails1 := s.cpuSpent()
+	if r.done > 0 {
+		r.serverCPU, r.jailCPU = (srv1-srv0)/time.Duration(r.done), (jails1-jails0)/time.Duration(r.done)
+	}
 	h1, err := s.health()
 	if err != nil {
 		return rate{}, err

@@ -108,6 +108,9 @@ func rateCell(r rate, bare float64) string {
 	if paths := pathShares(r); paths != "" {
 		s += " (" + paths + ")"
 	}
+	if r.server && r.done > 0 {
+		s += fmt.Sprintf("; CPU/run %.1f ms server + %.1f ms jails", msOf(r.serverCPU), msOf(r.jailCPU))
+	}
 	if r.failed > 0 {
 		s += fmt.Sprintf("; %d failed", r.failed)
 	}
