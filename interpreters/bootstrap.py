@@ -775,8 +775,9 @@ def _zrun(req, fds, sync):
         os.write(2, b"pyexec: cannot load the seccomp filter\n")
         os._exit(126)
     os.chdir("/work")
-    for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP:
-        sys.modules.pop(name, None)
+    # Held, not freed: freeing them would write to many of the zygote's
+    # pages (copies, in this process) for nothing.
+    _Z.held = [sys.modules.pop(name, None) for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP]
     # Prepared: the run waits here, forked ahead, for its request (the
     # program, its environment and rlimits); without one it leaves.
     go = fds[6 + int(req["ncg"])]
