@@ -602,15 +602,16 @@ def _collect_files(out):
 #      brings up loopback, forks C, then reaps orphans and forwards signals
 #      until C ends, and writes C's status to the status descriptor; its exit
 #      ends the namespace;
-#   C  drops every capability and group, becomes the run's uid, loads the
-#      strict seccomp program, and waits on its go pipe for the request
-#      (the server forks runs ahead of their requests: jail/zygote_prep.go);
-#      then places the request's files (charged to the run), sets its
-#      rlimits and runs the code as in warm mode.
-# The request's message holds what A needs (uid, sandbox, disk, ncg,
-# session) with descriptors: stdin, stdout, stderr, report, status, files,
+#   C  drops every capability and group, becomes the run's uid, sets its
+#      rlimits, loads the strict seccomp program, walks a run's steps once
+#      (_zwarm), and waits on its go pipe for the request (the server forks
+#      runs ahead of their requests: jail/zygote_prep.go); then places the
+#      request's files (charged to the run) and runs the code as in warm
+#      mode.
+# The request's message holds what A and C need before the request (uid,
+# sandbox, disk, the rlimits, ncg, session) with descriptors: stdin, stdout, stderr, report, status, files,
 # ncg cgroup.procs files, the go pipe, a session's socket; the go pipe
-# then brings the rest (interpreters.EncodeRequest's fields, rlimits).
+# then brings the rest (interpreters.EncodeRequest's fields).
 _CLONE_NEWPID = 0x20000000
 _CLONE_FLAGS = 0x20000 | 0x40000000 | 0x08000000 | 0x04000000 | 0x02000000  # mount net ipc uts cgroup
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_RDONLY = 2, 4, 8, 1
@@ -763,6 +764,10 @@ def _zrun(req, fds, sync):
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)  # from the namespace's root: no capability is left
     import resource
+    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
+                        ("RLIMIT_SIGPENDING", req["sigpending"]), ("RLIMIT_MSGQUEUE", req["msgqueue"])):
+        v = int(value)
+        resource.setrlimit(getattr(resource, name), (v, v))
     os.dup2(stdin, 0)
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
@@ -775,11 +780,12 @@ def _zrun(req, fds, sync):
         os.write(2, b"pyexec: cannot load the seccomp filter\n")
         os._exit(126)
     os.chdir("/work")
+    _zwarm()
     # Held, not freed: freeing them would write to many of the zygote's
     # pages (copies, in this process) for nothing.
     _Z.held = [sys.modules.pop(name, None) for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP]
     # Prepared: the run waits here, forked ahead, for its request (the
-    # program, its environment and rlimits); without one it leaves.
+    # program and its environment); without one it leaves.
     go = fds[6 + int(req["ncg"])]
     data = b""
     while True:
@@ -794,13 +800,36 @@ def _zrun(req, fds, sync):
     os.close(went)  # A takes its name back too
     req.update(_zrequest(data))
     _zplace(files, uid)
-    for name, value in (("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", req["nofile"]), ("RLIMIT_FSIZE", req["fsize"]),
-                        ("RLIMIT_SIGPENDING", req["sigpending"]), ("RLIMIT_MSGQUEUE", req["msgqueue"])):
-        v = int(value)
-        resource.setrlimit(getattr(resource, name), (v, v))
     os.environ.clear()
     os.environ.update(req["env"])
     return 3
+
+
+def _zwarm():
+    # A prepared run, before its request, walks the steps its request will
+    # take (fields parsed, the environment set, a program compiled and run
+    # with its last expression, a report made), so that the pages of the
+    # zygote's image they write (reference counts, caches) are copied now,
+    # off the request's clock. Nothing is kept: the globals are dropped,
+    # the report goes to /dev/null, the environment is set again by the
+    # request, and what this imports leaves with the zygote's extras.
+    try:
+        env = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+        _zrequest(b"entry 12\n/work/main.pyarg 1\nxenv 3\nA=Beval 0\n")
+        import _ast as ast
+        from importlib.machinery import SourceFileLoader
+        path = "/work/main.py"
+        tree = compile(b"import os, sys\nx = [i * 2 for i in range(3)]\nx\n",
+                       path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+        last = ast.Expression(tree.body.pop().value)
+        g = {"__name__": "__warm__", "__builtins__": __builtins__, "__loader__": SourceFileLoader("__warm__", path)}
+        exec(compile(tree, path, "exec", dont_inherit=True), g)
+        value = eval(compile(last, path, "eval", dont_inherit=True), g)
+        _report(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC), result=repr(value))
+    except Exception:
+        pass
 
 
 # What a cold run has imported too by the time the code runs.

@@ -297,6 +297,11 @@ func (z *Zygote) prepare(l Limits, session *os.File) (_ *prepped, retErr error) 
 	field("uid", int64(z.m.cfg.SandboxUID+k))
 	field("sandbox", int64(z.m.cfg.SandboxUID))
 	field("disk", l.DiskBytes)
+	for _, r := range jailRlimits(l) { // they follow from the disk size alone
+		if name := rlimitName(r.Type); name != "core" {
+			field(name, int64(r.Hard))
+		}
+	}
 	field("ncg", int64(len(run.ProcsFiles())))
 	if session != nil {
 		field("session", 1)
@@ -320,8 +325,9 @@ func (z *Zygote) prepare(l Limits, session *os.File) (_ *prepped, retErr error) 
 }
 
 // launch gives the prepared run p its request: a's limits (the cgroup's
-// set again when they differ from p's), its control fields and rlimits,
-// then its files and stdin; the run's clock starts. On error p is
+// set again when they differ from p's; the rlimits follow from the disk
+// size, p's), its control fields, then its files and stdin; the run's
+// clock starts. On error p is
 // discarded.
 func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 	j := p.j
@@ -342,13 +348,7 @@ func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 	j.stdout.max.Store(l.MaxOutputBytes)
 	j.stderr.max.Store(l.MaxOutputBytes)
 	j.stdin = a.Stdin
-	msg := append([]byte(nil), a.Control...)
-	for _, r := range jailRlimits(l) {
-		if name := rlimitName(r.Type); name != "core" {
-			s := strconv.FormatUint(r.Hard, 10)
-			msg = fmt.Appendf(msg, "%s %d\n%s", name, len(s), s)
-		}
-	}
+	msg := a.Control
 	j.mu.Lock()
 	j.started = time.Now()
 	j.mu.Unlock()
