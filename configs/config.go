@@ -260,6 +260,9 @@ type ZygoteConfig struct {
 	// hash seed) after this long or this many runs.
 	MaxAge  time.Duration `mapstructure:"max_age"`
 	MaxRuns int           `mapstructure:"max_runs"`
+	// Prepared is how many runs each zygote keeps forked ahead of their
+	// requests (namespaces, cgroup, mounts and uid made); 0: none.
+	Prepared int `mapstructure:"prepared"`
 }
 
 // PoolConfig is the pool of pre-started jails.
@@ -376,10 +379,11 @@ func Defaults() Config {
 			Network:      defaultNetwork(),
 		},
 		Zygote: ZygoteConfig{
-			Enabled: true,
-			Eager:   []string{},
-			MaxAge:  10 * time.Minute,
-			MaxRuns: 10000,
+			Enabled:  true,
+			Eager:    []string{},
+			MaxAge:   10 * time.Minute,
+			MaxRuns:  10000,
+			Prepared: 2,
 		},
 		Pool: PoolConfig{
 			Sizes:  map[string]int{defaultPython: defaultPoolSize},

@@ -133,6 +133,7 @@ func envSamples() map[string]string {
 		"zygote.eager":                    "3.11,3.13",
 		"zygote.max_age":                  "1h",
 		"zygote.max_runs":                 "500",
+		"zygote.prepared":                 "0",
 		"sessions.enabled":                "false",
 		"sessions.max_live":               "3",
 		"sessions.idle_timeout":           "30s",

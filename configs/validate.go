@@ -182,7 +182,15 @@ func (z ZygoteConfig) validate(p *problems) {
 	}
 	p.duration("zygote.max_age", z.MaxAge, time.Second)
 	p.atLeast("zygote.max_runs", int64(z.MaxRuns), 1)
+	p.atLeast("zygote.prepared", int64(z.Prepared), 0)
+	if z.Prepared > maxPrepared {
+		p.add("zygote.prepared", "must be at most %d, got %d", maxPrepared, z.Prepared)
+	}
 }
+
+// maxPrepared bounds zygote.prepared: each holds one of a zygote's 64 run
+// slots.
+const maxPrepared = 16
 
 func (pc PoolConfig) validate(p *problems) {
 	for _, v := range slices.Sorted(maps.Keys(pc.Sizes)) {

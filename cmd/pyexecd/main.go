@@ -151,6 +151,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 		// Rootless on v1, a run's pid 1 joins its cgroup only with the
 		// server's uid (see jail.Config).
 		ZygoteCgroupJoiner: w.rootless && cg.Mode() != cgroup.ModeUnified,
+		ZygotePrepared:     zygotePrepared(cfg.Zygote.Prepared),
 		Logger:             log,
 	}, cg)
 	if err != nil {
@@ -287,4 +288,13 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// zygotePrepared is zygote.prepared in jail.Config's terms (where zero is
+// its default and a negative count is none).
+func zygotePrepared(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
