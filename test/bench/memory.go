@@ -18,7 +18,7 @@ type usage struct {
 type idle struct {
 	server  usage // pyexecd, and its rootless parent if it has one
 	holders usage // the server's user-namespace holders (pyexec-holder)
-	zygotes usage // the processes in each zygote's leaf group "z"
+	zygotes usage // each zygote (its leaf group "z") and the runs it prepared
 	pool    usage // the pooled jails' processes (every other group)
 }
 
@@ -34,6 +34,8 @@ func (s *server) idleMemory() idle {
 		case ok && filepath.Base(path) == "z":
 			m.zygotes.add(pid)
 			zygotes[filepath.Dir(path)] = true
+		case ok && comm(pid) == preparedComm:
+			m.zygotes.add(pid)
 		case ok:
 			m.pool.add(pid)
 		case tree[pid] && comm(pid) == holderComm:
@@ -45,6 +47,10 @@ func (s *server) idleMemory() idle {
 	m.zygotes.groups = len(zygotes)
 	return m
 }
+
+// preparedComm names the processes of a run a zygote forked ahead of its
+// request (jail.PreparedComm).
+const preparedComm = "pyexec-prep"
 
 // holderComm names the server's user-namespace holders: processes of its
 // own binary, one per namespace slot in use, that hold a namespace open.

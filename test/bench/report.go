@@ -66,7 +66,7 @@ func printReport(o *options, b bare, on, off measured, c cold) {
 		onAll, offAll := when.on.server.plus(when.on.holders), when.off.server.plus(when.off.holders)
 		t.add("idle RSS / PSS, pyexecd and its pyexec-holder processes, "+when.name, "", memCell(onAll), memCell(offAll),
 			fmt.Sprintf("RSS <= %.0f MB", targetServerMB), verdicts(srvOK(onAll), srvOK(offAll)))
-		t.add("idle RSS / PSS per zygote, "+when.name, "", zygoteCell(when.on.zygotes), "(none)",
+		t.add("idle RSS / PSS per zygote with its prepared runs, "+when.name, "", zygoteCell(when.on.zygotes), "(none)",
 			fmt.Sprintf("<= %.0f MB", targetZygoteMB), zygoteVerdict(when.on.zygotes))
 		if when.pool {
 			t.add("idle RSS / PSS, the pooled jails together, "+when.name, "", memCell(when.on.pool), memCell(when.off.pool), "", "")
