@@ -383,7 +383,7 @@ func Defaults() Config {
 			Eager:    []string{},
 			MaxAge:   10 * time.Minute,
 			MaxRuns:  10000,
-			Prepared: 2,
+			Prepared: 1,
 		},
 		Pool: PoolConfig{
 			Sizes:  map[string]int{defaultPython: defaultPoolSize},

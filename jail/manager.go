@@ -60,7 +60,7 @@ type Config struct {
 	ZygoteRuns int
 	// ZygotePrepared is how many runs each zygote keeps forked ahead of
 	// their requests: namespaces, cgroup, mounts and ids made, waiting for
-	// the code (see Zygote.Start). Zero: 2; negative: none (every run is
+	// the code (see Zygote.Start). Zero: 1; negative: none (every run is
 	// forked when its request comes).
 	ZygotePrepared int
 	// MaxReportBytes caps what a run's report pipe keeps (the bootstrap's
@@ -143,7 +143,7 @@ func New(cfg Config, cg *cgroup.Manager) (*Manager, error) {
 	}
 	switch {
 	case cfg.ZygotePrepared == 0:
-		cfg.ZygotePrepared = 2
+		cfg.ZygotePrepared = 1
 	case cfg.ZygotePrepared < 0:
 		cfg.ZygotePrepared = 0
 	}

@@ -40,6 +40,9 @@ func readInt(t *testing.T, path string) int {
 	return n
 }
 
+// prepared is jail.Config.ZygotePrepared's default, the tests' Manager's.
+const prepared = 1
+
 // TestZygotePrepared: a zygote keeps its prepared runs (named so, at the
 // lowest CPU weight until their request); a request takes one and gets
 // its own limits (weight, memory), one of another disk size forks its own
@@ -74,12 +77,12 @@ func TestZygotePrepared(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	waitPrepared(2)
+	waitPrepared(prepared)
 	parent := testCgroupParent("pyexec-test")
 	weights, _ := filepath.Glob("/sys/fs/cgroup/cpu/" + parent + "/z*/j*/cpu.shares")
 	v2, _ := filepath.Glob("/sys/fs/cgroup/" + parent + "/z*/j*/cpu.weight")
-	if len(weights)+len(v2) != 2 {
-		t.Fatalf("prepared run groups: %v %v, want 2", weights, v2)
+	if len(weights)+len(v2) != prepared {
+		t.Fatalf("prepared run groups: %v %v, want %d", weights, v2, prepared)
 	}
 	for _, f := range append(weights, v2...) {
 		if w := readInt(t, f); w > 2 { // v1 cpu.shares 2, v2 cpu.weight 1
@@ -113,14 +116,14 @@ func TestZygotePrepared(t *testing.T) {
 	if err != nil || !res.OOMKilled {
 		t.Errorf("the run did not hit its 64 MiB limit: err %v %+v", err, res)
 	}
-	waitPrepared(2)
+	waitPrepared(prepared)
 	// Another disk size: served (a fork of its own), and the prepared
 	// runs take the new size.
 	res = zrun(t, z, "import os\nst = os.statvfs('/work')\nprint(st.f_blocks * st.f_frsize)", jail.Limits{DiskBytes: 8 << 20})
 	if got := strings.TrimSpace(string(res.Stdout)); got != "8388608" {
 		t.Errorf("/work size %q, want 8 MiB", got)
 	}
-	waitPrepared(2)
+	waitPrepared(prepared)
 	res = zrun(t, z, "import os\nst = os.statvfs('/tmp')\nprint(st.f_blocks * st.f_frsize)", jail.Limits{DiskBytes: 8 << 20})
 	if got := strings.TrimSpace(string(res.Stdout)); got != "8388608" {
 		t.Errorf("/tmp size %q, want 8 MiB", got)
