@@ -273,13 +273,7 @@ func (ru *rootlessUser) start(t *testing.T, env ...string) *rlServer {
 func (ru *rootlessUser) startIn(t *testing.T, dir string, env ...string) *rlServer {
 	t.Helper()
 	s := &rlServer{Server: &Server{StateDir: ru.StateDir, CgroupParent: ru.Parent, IDBase: ru.SubStart}, u: ru, cgroupDir: dir}
-	var err error
-	for range 5 {
-		if err = s.launch(env); !errors.Is(err, errAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
+	if err := retryPort(func() error { return s.launch(env) }); err != nil {
 		t.Fatalf("start pyexecd as %s: %v", ru.Name, err)
 	}
 	t.Cleanup(func() {
@@ -297,13 +291,10 @@ func (ru *rootlessUser) startIn(t *testing.T, dir string, env ...string) *rlServ
 
 func (s *rlServer) launch(extra []string) error {
 	ru := s.u
-	port, err := freePort()
+	port, err := s.newPort()
 	if err != nil {
 		return err
 	}
-	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.stderr = &syncBuffer{}
-	s.exited = make(chan struct{})
 	cmd := exec.Command(ru.Bin)
 	cmd.Dir = ru.Home
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
@@ -352,35 +343,7 @@ func (s *rlServer) launch(extra []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("exec %s as %s: %w", ru.Bin, ru.Name, err)
 	}
-	s.cmd = cmd
-	exited := s.exited
-	go func() {
-		s.exitErr = cmd.Wait()
-		close(exited)
-	}()
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			out := s.stderr.String()
-			if strings.Contains(out, "address already in use") {
-				return errAddrInUse
-			}
-			return fmt.Errorf("pyexecd exited during start-up (%v):\n%s", s.exitErr, out)
-		default:
-		}
-		if resp, err := hc.Get(s.URL + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-s.exited
-	return fmt.Errorf("pyexecd did not answer GET /health with 200 within %v:\n%s", startTimeout, s.stderr.String())
+	return s.await(cmd)
 }
 
 // stop terminates the server (SIGTERM, SIGKILL after stopTimeout), checks
