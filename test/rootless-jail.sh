@@ -16,7 +16,8 @@
 # a host without one (CI's cgroup v2 guest) the script makes one, as root,
 # through a veth pair of its own, for as long as the tests run.
 #
-# Two tests are left to the root pass: TestNetworkMatrix and
+# Two tests are left to the root pass (jailtest.NewOutside fails
+# rootless): TestNetworkMatrix and
 # TestNetworkAllowCIDR build a namespace that plays the outside world, with
 # a veth in the host's namespace and the test's listeners inside, which
 # takes host root (the rest of the network tests run).
