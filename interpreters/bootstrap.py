@@ -212,22 +212,38 @@ def _finish(g, code, sig=0):
     os._exit(code)
 
 
-def _read_fields(fd):
-    data = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        data += chunk
-    os.close(fd)
-    fields = []
+def _zrequest(data):
+    # A request in the report's field format ("<name> <length>\n<bytes>"),
+    # as warm mode reads it from its descriptor, a zygote run from its go
+    # pipe and a session from each message: entry and arg make argv, env
+    # the environment, pre, layer and out (repeated) lists, eval a flag;
+    # any other field is kept by name (the last one wins).
+    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": [], "out": []}
     while data:
         head, _, data = data.partition(b"\n")
         name, _, size = head.partition(b" ")
         n = int(size)
-        fields.append((name.decode(), data[:n].decode("utf-8", "surrogateescape")))
+        value = data[:n].decode("utf-8", "surrogateescape")
         data = data[n:]
-    return fields
+        name = name.decode()
+        if name == "entry":
+            req["argv"].insert(0, value)
+        elif name == "arg":
+            req["argv"].append(value)
+        elif name == "env":
+            k, _, v = value.partition("=")
+            req["env"][k] = v
+        elif name == "eval":
+            req["eval"] = True
+        elif name == "pre":
+            req["pre"].append(value)
+        elif name == "layer":
+            req["layers"].append(value)
+        elif name == "out":
+            req["out"].append(value)
+        else:
+            req[name] = value
+    return req
 
 
 def _prepare():
@@ -243,31 +259,22 @@ def _prepare():
 def _warm(fd):
     # Everything before the request is start-up; the request sets what
     # `python /work/ENTRY` would have started with.
-    argv, env = [], {}
-    eval_last, pre, layers, outs = False, [], [], []
-    for name, value in _read_fields(fd):
-        if name == "entry":
-            argv.insert(0, value)
-        elif name == "arg":
-            argv.append(value)
-        elif name == "env":
-            k, _, v = value.partition("=")
-            env[k] = v
-        elif name == "eval":
-            eval_last = True
-        elif name == "pre":
-            pre.append(value)
-        elif name == "layer":
-            layers.append(value)
-        elif name == "disp":
-            _display_setup(value)
-        elif name == "out":
-            outs.append(value)
-        elif name == "outmax":
-            _files_setup(outs, value)
+    data = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    os.close(fd)
+    req = _zrequest(data)
+    if "disp" in req:
+        _display_setup(req["disp"])
+    if "outmax" in req:
+        _files_setup(req["out"], req["outmax"])
     os.environ.clear()
-    os.environ.update(env)
-    return argv, eval_last, pre, layers
+    os.environ.update(req["env"])
+    return req["argv"], req["eval"], req["pre"], req["layers"]
+
 
 # ---- what a run shows and leaves: rich results, figures, output files ----
 # Sent ahead of the report's own fields as repeated fields of raw bytes
@@ -949,35 +956,6 @@ def _zjoiner():
             return
     os.setresuid(0, 0, _ZJOINER)
     _pdeathsig()  # a change of ids clears the parent-death signal
-
-
-def _zrequest(data):
-    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": [], "out": []}
-    while data:
-        head, _, data = data.partition(b"\n")
-        name, _, size = head.partition(b" ")
-        n = int(size)
-        value = data[:n].decode("utf-8", "surrogateescape")
-        data = data[n:]
-        name = name.decode()
-        if name == "entry":
-            req["argv"].insert(0, value)
-        elif name == "arg":
-            req["argv"].append(value)
-        elif name == "env":
-            k, _, v = value.partition("=")
-            req["env"][k] = v
-        elif name == "eval":
-            req["eval"] = True
-        elif name == "pre":
-            req["pre"].append(value)
-        elif name == "layer":
-            req["layers"].append(value)
-        elif name == "out":
-            req["out"].append(value)
-        else:
-            req[name] = value
-    return req
 
 
 def _zygote(ctl, report, bpf):
