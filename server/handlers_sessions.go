@@ -276,6 +276,21 @@ func sessionPath(ps httprouter.Params) (string, error) {
 	return clean, nil
 }
 
+// sessionFile finds the request's session (see sessionOf) and the file
+// its {path} names (see sessionPath); it answers 404 or 400 itself.
+func (s *Server) sessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*session, string, bool) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return nil, "", false
+	}
+	p, err := sessionPath(ps)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, "", false
+	}
+	return ss, p, true
+}
+
 // fileFailed answers a failed file transfer.
 func (s *Server) fileFailed(w http.ResponseWriter, r *http.Request, ss *session, err error) {
 	var refusal *SessionRefusal
@@ -316,13 +331,8 @@ func (s *Server) fileOp(w http.ResponseWriter, r *http.Request, ss *session, op 
 // handlePutSessionFile serves PUT /api/v1/sessions/{id}/files/{path}: the
 // body becomes the file (mode 0644, parents made), in the session's /work.
 func (s *Server) handlePutSessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	ss, ok := s.sessionOf(w, r, ps)
+	ss, p, ok := s.sessionFile(w, r, ps)
 	if !ok {
-		return
-	}
-	p, err := sessionPath(ps)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	data, err := readBody(w, r, min(s.opts.MaxRequestBytes, ss.limits.DiskBytes))
@@ -343,13 +353,8 @@ func (s *Server) handleGetSessionFile(w http.ResponseWriter, r *http.Request, ps
 		s.handleListSessionFiles(w, r, ps)
 		return
 	}
-	ss, ok := s.sessionOf(w, r, ps)
+	ss, p, ok := s.sessionFile(w, r, ps)
 	if !ok {
-		return
-	}
-	p, err := sessionPath(ps)
-	if err != nil {
-		s.fail(w, r, err)
 		return
 	}
 	var data []byte
