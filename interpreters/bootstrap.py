@@ -74,6 +74,25 @@ def _write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
+def _read_all(fd):
+    # Everything fd gives until its end.
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def _copy(src, dst):
+    # src's bytes, until its end, to dst.
+    while True:
+        b = os.read(src, 1 << 16)
+        if not b:
+            return
+        _write_all(dst, b)
+
+
 def _user_tb(tb):
     while tb is not None and tb.tb_frame.f_code.co_filename == _BOOT:
         tb = tb.tb_next
@@ -259,12 +278,7 @@ def _prepare():
 def _warm(fd):
     # Everything before the request is start-up; the request sets what
     # `python /work/ENTRY` would have started with.
-    data = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        data += chunk
+    data = _read_all(fd)
     os.close(fd)
     req = _zrequest(data)
     if "disp" in req:
@@ -1141,13 +1155,7 @@ def _scell_hook(kind, value, tb):
 
 def _scell(g, req, fds, n, null):
     code_r, stdin_r, out_w, err_w, rep_w = fds
-    chunks = []
-    while True:
-        b = os.read(code_r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    src = b"".join(chunks)
+    src = _read_all(code_r)
     os.dup2(stdin_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
@@ -1218,13 +1226,7 @@ def _sfile(op, req, fd):
                 try:
                     if not stat.S_ISREG(os.fstat(out).st_mode):
                         return b"error not a regular file"
-                    while True:
-                        b = os.read(fd, 1 << 16)
-                        if not b:
-                            break
-                        view = memoryview(b)
-                        while view:
-                            view = view[os.write(out, view):]
+                    _copy(fd, out)
                     os.fchmod(out, mode)
                 finally:
                     os.close(out)
@@ -1233,13 +1235,7 @@ def _sfile(op, req, fd):
             try:
                 if not stat.S_ISREG(os.fstat(src).st_mode):
                     return b"error not a regular file"
-                while True:
-                    b = os.read(src, 1 << 16)
-                    if not b:
-                        break
-                    view = memoryview(b)
-                    while view:
-                        view = view[os.write(fd, view):]
+                _copy(src, fd)
             finally:
                 os.close(src)
             return b"ok"
@@ -1291,9 +1287,7 @@ def _slist(fd):
         walk(top, "", 0)
     finally:
         os.close(top)
-    view = memoryview(b"".join(out))
-    while view:
-        view = view[os.write(fd, view):]
+    _write_all(fd, b"".join(out))
 
 
 
