@@ -1,13 +1,11 @@
 package jail_test
 
 import (
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -124,7 +122,7 @@ func TestJailIDs(t *testing.T) {
 	}
 	// The owner of every sandbox process's user namespace is unprivileged.
 	for _, p := range jailProcsOf(t) {
-		owner, err := nsOwner(p)
+		owner, err := jailtest.NSOwner(p)
 		if err != nil {
 			continue // it ended meanwhile
 		}
@@ -146,21 +144,6 @@ func jailProcsOf(t *testing.T) []string {
 		t.Fatal("no sandbox processes found")
 	}
 	return pids
-}
-
-// nsOwner returns the host uid that owns pid's user namespace.
-func nsOwner(pid string) (int, error) {
-	f, err := os.Open("/proc/" + pid + "/ns/user")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var uid uint32
-	// NS_GET_OWNER_UID = _IO(0xb7, 0x4)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0xb704, uintptr(unsafe.Pointer(&uid))); errno != 0 {
-		return 0, errno
-	}
-	return int(uid), nil
 }
 
 // TestZygoteRunBudgets: runs forked from one zygote each have their own

@@ -20,9 +20,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/jail/jailtest"
@@ -493,21 +490,6 @@ func (s *Server) waitStdout(t *testing.T, id string) string {
 	return ""
 }
 
-// nsOwnerUID returns the host uid that owns pid's user namespace.
-func nsOwnerUID(pid string) (int, error) {
-	f, err := os.Open("/proc/" + pid + "/ns/user")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var uid uint32
-	// NS_GET_OWNER_UID = _IO(0xb7, 0x4)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0xb704, uintptr(unsafe.Pointer(&uid))); errno != 0 {
-		return 0, errno
-	}
-	return int(uid), nil
-}
-
 // hostIDs reads the real, effective, saved and filesystem uids of pid.
 func hostIDs(pid string) ([]int, error) {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
@@ -611,7 +593,7 @@ func TestRootless(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					owner, err := nsOwnerUID(pid)
+					owner, err := jailtest.NSOwner(pid)
 					if err != nil {
 						t.Fatal(err)
 					}
