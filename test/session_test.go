@@ -278,11 +278,7 @@ func TestSessionLeftovers(t *testing.T) {
 	if _, ok := s.signal(syscall.SIGKILL, 5*time.Second); !ok {
 		t.Fatal("pyexecd did not die of SIGKILL")
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(s.serverProcs()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if procs := s.serverProcs(); len(procs) > 0 {
+	if procs := rlWaitEmpty(s.serverProcs, 3*time.Second); len(procs) > 0 {
 		t.Fatalf("session processes outlived the server: %v", procs)
 	}
 	// Its zygote and the sessions' groups below it are what it left.
