@@ -74,6 +74,25 @@ def _write_all(fd, data):
         view = view[os.write(fd, view):]
 
 
+def _read_all(fd):
+    # Everything fd gives until its end.
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def _copy(src, dst):
+    # src's bytes, until its end, to dst.
+    while True:
+        b = os.read(src, 1 << 16)
+        if not b:
+            return
+        _write_all(dst, b)
+
+
 def _user_tb(tb):
     while tb is not None and tb.tb_frame.f_code.co_filename == _BOOT:
         tb = tb.tb_next
@@ -212,22 +231,38 @@ def _finish(g, code, sig=0):
     os._exit(code)
 
 
-def _read_fields(fd):
-    data = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        data += chunk
-    os.close(fd)
-    fields = []
+def _zrequest(data):
+    # A request in the report's field format ("<name> <length>\n<bytes>"),
+    # as warm mode reads it from its descriptor, a zygote run from its go
+    # pipe and a session from each message: entry and arg make argv, env
+    # the environment, pre, layer and out (repeated) lists, eval a flag;
+    # any other field is kept by name (the last one wins).
+    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": [], "out": []}
     while data:
         head, _, data = data.partition(b"\n")
         name, _, size = head.partition(b" ")
         n = int(size)
-        fields.append((name.decode(), data[:n].decode("utf-8", "surrogateescape")))
+        value = data[:n].decode("utf-8", "surrogateescape")
         data = data[n:]
-    return fields
+        name = name.decode()
+        if name == "entry":
+            req["argv"].insert(0, value)
+        elif name == "arg":
+            req["argv"].append(value)
+        elif name == "env":
+            k, _, v = value.partition("=")
+            req["env"][k] = v
+        elif name == "eval":
+            req["eval"] = True
+        elif name == "pre":
+            req["pre"].append(value)
+        elif name == "layer":
+            req["layers"].append(value)
+        elif name == "out":
+            req["out"].append(value)
+        else:
+            req[name] = value
+    return req
 
 
 def _prepare():
@@ -243,31 +278,17 @@ def _prepare():
 def _warm(fd):
     # Everything before the request is start-up; the request sets what
     # `python /work/ENTRY` would have started with.
-    argv, env = [], {}
-    eval_last, pre, layers, outs = False, [], [], []
-    for name, value in _read_fields(fd):
-        if name == "entry":
-            argv.insert(0, value)
-        elif name == "arg":
-            argv.append(value)
-        elif name == "env":
-            k, _, v = value.partition("=")
-            env[k] = v
-        elif name == "eval":
-            eval_last = True
-        elif name == "pre":
-            pre.append(value)
-        elif name == "layer":
-            layers.append(value)
-        elif name == "disp":
-            _display_setup(value)
-        elif name == "out":
-            outs.append(value)
-        elif name == "outmax":
-            _files_setup(outs, value)
+    data = _read_all(fd)
+    os.close(fd)
+    req = _zrequest(data)
+    if "disp" in req:
+        _display_setup(req["disp"])
+    if "outmax" in req:
+        _files_setup(req["out"], req["outmax"])
     os.environ.clear()
-    os.environ.update(env)
-    return argv, eval_last, pre, layers
+    os.environ.update(req["env"])
+    return req["argv"], req["eval"], req["pre"], req["layers"]
+
 
 # ---- what a run shows and leaves: rich results, figures, output files ----
 # Sent ahead of the report's own fields as repeated fields of raw bytes
@@ -981,35 +1002,6 @@ def _zjoiner():
     _pdeathsig()  # a change of ids clears the parent-death signal
 
 
-def _zrequest(data):
-    req = {"env": {}, "argv": [], "eval": False, "pre": [], "layers": [], "out": []}
-    while data:
-        head, _, data = data.partition(b"\n")
-        name, _, size = head.partition(b" ")
-        n = int(size)
-        value = data[:n].decode("utf-8", "surrogateescape")
-        data = data[n:]
-        name = name.decode()
-        if name == "entry":
-            req["argv"].insert(0, value)
-        elif name == "arg":
-            req["argv"].append(value)
-        elif name == "env":
-            k, _, v = value.partition("=")
-            req["env"][k] = v
-        elif name == "eval":
-            req["eval"] = True
-        elif name == "pre":
-            req["pre"].append(value)
-        elif name == "layer":
-            req["layers"].append(value)
-        elif name == "out":
-            req["out"].append(value)
-        else:
-            req[name] = value
-    return req
-
-
 def _zygote(ctl, report, bpf):
     import ctypes, signal, socket, array, resource
     import fcntl, struct  # for the runs' loopback
@@ -1193,13 +1185,7 @@ def _scell_hook(kind, value, tb):
 
 def _scell(g, req, fds, n, null):
     code_r, stdin_r, out_w, err_w, rep_w = fds
-    chunks = []
-    while True:
-        b = os.read(code_r, 1 << 16)
-        if not b:
-            break
-        chunks.append(b)
-    src = b"".join(chunks)
+    src = _read_all(code_r)
     os.dup2(stdin_r, 0)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
@@ -1270,13 +1256,7 @@ def _sfile(op, req, fd):
                 try:
                     if not stat.S_ISREG(os.fstat(out).st_mode):
                         return b"error not a regular file"
-                    while True:
-                        b = os.read(fd, 1 << 16)
-                        if not b:
-                            break
-                        view = memoryview(b)
-                        while view:
-                            view = view[os.write(out, view):]
+                    _copy(fd, out)
                     os.fchmod(out, mode)
                 finally:
                     os.close(out)
@@ -1285,13 +1265,7 @@ def _sfile(op, req, fd):
             try:
                 if not stat.S_ISREG(os.fstat(src).st_mode):
                     return b"error not a regular file"
-                while True:
-                    b = os.read(src, 1 << 16)
-                    if not b:
-                        break
-                    view = memoryview(b)
-                    while view:
-                        view = view[os.write(fd, view):]
+                _copy(src, fd)
             finally:
                 os.close(src)
             return b"ok"
@@ -1343,9 +1317,7 @@ def _slist(fd):
         walk(top, "", 0)
     finally:
         os.close(top)
-    view = memoryview(b"".join(out))
-    while view:
-        view = view[os.write(fd, view):]
+    _write_all(fd, b"".join(out))
 
 
 

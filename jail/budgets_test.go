@@ -1,54 +1,21 @@
 package jail_test
 
 import (
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
-// hoarder takes as many inotify instances (up to 200) and queued real-time
-// signals (sigqueue, up to 200000: kill(2) would drop what does not fit
-// silently) as it can, prints how many, and holds them.
-const hoarder = `import ctypes, os, signal, time
-libc = ctypes.CDLL(None, use_errno=True)
-fds = 0
-for _ in range(200):
-    if libc.inotify_init1(0) < 0:
-        break
-    fds += 1
-signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
-queued = 0
-for _ in range(200000):
-    if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) != 0:
-        break
-    queued += 1
-print(fds, queued, flush=True)
-time.sleep(60)
-`
-
-// probe takes one inotify instance and queues one real-time signal.
-const probe = `import ctypes, os, signal
-libc = ctypes.CDLL(None, use_errno=True)
-fd = libc.inotify_init1(0)
-print("inotify", "ok" if fd >= 0 else "errno %d" % ctypes.get_errno())
-signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
-if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) == 0:
-    print("sigqueue ok")
-else:
-    print("sigqueue errno %d" % ctypes.get_errno())
-`
-
-// awaitHoard waits for the hoarder in j (a jail or a run, says what) to
-// print what it took (not a fixed time), and checks it took no more than
-// its own budgets: user.max_inotify_instances 16, RLIMIT_SIGPENDING 1024.
+// awaitHoard waits for the jailtest.Hoarder in j (a jail or a run, says
+// what) to print what it took (not a fixed time), and checks it took no
+// more than its own budgets: user.max_inotify_instances 16, RLIMIT_SIGPENDING 1024.
 func awaitHoard(t *testing.T, j *jail.Jail, what string) {
 	t.Helper()
 	var counts []string
@@ -60,11 +27,11 @@ func awaitHoard(t *testing.T, j *jail.Jail, what string) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(counts) != 2 {
+	if len(counts) != 3 {
 		t.Fatalf("hoarder printed %q (stderr %q)", j.Output().Stdout, j.Output().Stderr)
 	}
 	fds, _ := strconv.Atoi(counts[0])
-	queued, _ := strconv.Atoi(counts[1])
+	queued, _ := strconv.Atoi(counts[2])
 	t.Logf("the hoarding %s got %d inotify instances and queued %d signals", what, fds, queued)
 	if fds < 1 || fds > 16 {
 		t.Errorf("inotify instances in one %s: %d, want 1..16 (user.max_inotify_instances)", what, fds)
@@ -81,7 +48,7 @@ func awaitHoard(t *testing.T, j *jail.Jail, what string) {
 // their own rlimits and user-namespace budgets.
 func TestPerJailBudgets(t *testing.T) {
 	e := testEnv(t)
-	spec := e.python(t, "3.12", hoarder)
+	spec := e.python(t, "3.12", jailtest.Hoarder)
 	spec.Limits.Timeout = 60 * time.Second
 	j, err := e.m.Start(spec)
 	if err != nil {
@@ -101,12 +68,12 @@ func TestPerJailBudgets(t *testing.T) {
 		unix.Close(fd)
 	}
 	// Another host-root process, signals included.
-	out, err := exec.Command(e.interp.Default().Executable, "-c", probe).CombinedOutput()
+	out, err := exec.Command(e.interp.Default().Executable, "-c", jailtest.Probe).CombinedOutput()
 	if err != nil || string(out) != "inotify ok\nsigqueue ok\n" {
 		t.Errorf("host root process while a jail hoards: %v %q", err, out)
 	}
 	// A second jail at the same time.
-	res := run(t, e, e.python(t, "3.12", probe))
+	res := run(t, e, e.python(t, "3.12", jailtest.Probe))
 	if string(res.Stdout) != "inotify ok\nsigqueue ok\n" {
 		t.Errorf("second jail while one hoards: %q %q", res.Stdout, res.Stderr)
 	}
@@ -155,7 +122,7 @@ func TestJailIDs(t *testing.T) {
 	}
 	// The owner of every sandbox process's user namespace is unprivileged.
 	for _, p := range jailProcsOf(t) {
-		owner, err := nsOwner(p)
+		owner, err := jailtest.NSOwner(p)
 		if err != nil {
 			continue // it ended meanwhile
 		}
@@ -179,34 +146,19 @@ func jailProcsOf(t *testing.T) []string {
 	return pids
 }
 
-// nsOwner returns the host uid that owns pid's user namespace.
-func nsOwner(pid string) (int, error) {
-	f, err := os.Open("/proc/" + pid + "/ns/user")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var uid uint32
-	// NS_GET_OWNER_UID = _IO(0xb7, 0x4)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0xb704, uintptr(unsafe.Pointer(&uid))); errno != 0 {
-		return 0, errno
-	}
-	return int(uid), nil
-}
-
 // TestZygoteRunBudgets: runs forked from one zygote each have their own
 // budgets: one that hoards inotify instances and queued signals leaves a
 // sibling run (same zygote, same time) its own.
 func TestZygoteRunBudgets(t *testing.T) {
 	e := testEnv(t)
 	z := zygote(t, e, "3.12")
-	j := zstart(t, z, hoarder, jail.Limits{Timeout: 60 * time.Second})
+	j := zstart(t, z, jailtest.Hoarder, jail.Limits{Timeout: 60 * time.Second})
 	defer func() {
 		j.Kill()
 		_, _ = j.Wait()
 	}()
 	awaitHoard(t, j, "run")
-	res := zrun(t, z, probe, jail.Limits{})
+	res := zrun(t, z, jailtest.Probe, jail.Limits{})
 	if string(res.Stdout) != "inotify ok\nsigqueue ok\n" {
 		t.Errorf("sibling run while one hoards: %q %q", res.Stdout, res.Stderr)
 	}

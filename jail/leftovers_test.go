@@ -53,7 +53,7 @@ func mountTable(t *testing.T, dir string) string {
 
 func TestNoLeftovers(t *testing.T) {
 	e := testEnv(t)
-	jailtest.NewOutside(t) // a default route for the runs with network, on a host without one
+	jailtest.NeedDefaultRoute(t)
 	// An earlier test's jails may still be being removed (off the request's
 	// clock; slow on a slow host): the baseline is taken once they are.
 	e.m.Quiesce()
@@ -189,7 +189,7 @@ func crashChild() {
 
 func TestSweepAfterCrash(t *testing.T) {
 	testEnv(t)
-	jailtest.NewOutside(t) // a default route for the jail with network, on a host without one
+	jailtest.NeedDefaultRoute(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"=1")
 	out, err := cmd.StdoutPipe()

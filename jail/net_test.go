@@ -21,33 +21,6 @@ import (
 	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
-// NetProbe is Python that tries each target of the JSON list in argv[1]
-// (label, host, port; port 0: resolve host by DNS) and prints one JSON
-// object: label -> "ok <what it got>" or the error's name. With argv[2], it
-// then listens on that TCP port of every address, prints "listening" and
-// sleeps, so that the test can try to reach it.
-const NetProbe = `import json, socket, sys, time
-out = {}
-for label, host, port in json.loads(sys.argv[1]):
-    try:
-        if port == 0:
-            out[label] = "ok " + socket.gethostbyname(host)
-            continue
-        with socket.create_connection((host, port), timeout=3) as s:
-            s.settimeout(3)
-            out[label] = "ok " + s.recv(64).decode()
-    except OSError as e:
-        out[label] = type(e).__name__ + (" errno %s" % e.errno if e.errno else "")
-print(json.dumps(out), flush=True)
-if len(sys.argv) > 2:
-    l = socket.socket()
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("0.0.0.0", int(sys.argv[2])))
-    l.listen()
-    print("listening", flush=True)
-    time.sleep(30)
-`
-
 type netTarget struct {
 	label, host string
 	port        int
@@ -59,26 +32,9 @@ type netTarget struct {
 // its DNS server, and returns the targets a run tries.
 func netMatrix(t *testing.T, o *jailtest.Outside, dnsName string) []netTarget {
 	t.Helper()
-	listen := func(addr netip.Addr, greeting string) int {
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { ln.Close() })
-		go jailtest.Greet(ln, greeting)
-		return ln.Addr().(*net.TCPAddr).Port
-	}
-	loopPort := listen(netip.MustParseAddr("127.0.0.1"), "host-loopback")
-	hostPort := listen(o.Host, "host-address")
-	outPort := o.Listen(t, netip.AddrPortFrom(o.Addr, 0).String(), "outside").Addr().(*net.TCPAddr).Port
-	llPort := o.Listen(t, netip.AddrPortFrom(o.LinkLocal, 0).String(), "link-local").Addr().(*net.TCPAddr).Port
-	// The host itself reaches the link-local listener: only the run's
-	// routes stop it.
-	c, err := net.DialTimeout("tcp", netip.AddrPortFrom(o.LinkLocal, uint16(llPort)).String(), 3*time.Second)
-	if err != nil {
-		t.Fatalf("the host cannot reach the outside's link-local listener: %v", err)
-	}
-	c.Close()
+	loopPort := jailtest.GreetOn(t, netip.MustParseAddr("127.0.0.1"), "host-loopback")
+	hostPort := jailtest.GreetOn(t, o.Host, "host-address")
+	outPort, llPort := o.Listeners(t)
 	o.ServeDNS(t, dnsName, o.Addr)
 	return []netTarget{
 		{"outside", o.Addr.String(), outPort, true},
@@ -92,13 +48,13 @@ func netMatrix(t *testing.T, o *jailtest.Outside, dnsName string) []netTarget {
 	}
 }
 
-func targetsJSON(ts []netTarget) string {
+// targetList is ts as jailtest.NetProbe takes them.
+func targetList(ts []netTarget) [][]any {
 	var list [][]any
 	for _, tg := range ts {
 		list = append(list, []any{tg.label, tg.host, tg.port})
 	}
-	b, _ := json.Marshal(list)
-	return string(b)
+	return list
 }
 
 // checkMatrix compares a probe's output line with the targets.
@@ -171,7 +127,7 @@ func TestNetworkMatrix(t *testing.T) {
 	e := testEnv(t)
 	const name = "probe.pyexec-test.example."
 	ts := netMatrix(t, o, name)
-	spec := e.python(t, "3.12", NetProbe, targetsJSON(ts), "18777")
+	spec := e.python(t, "3.12", jailtest.NetProbe(targetList(ts), 18777, 30))
 	spec.Network = true
 	spec.Limits.Timeout = 60 * time.Second
 	j, err := m.Start(spec)
@@ -214,7 +170,7 @@ func TestNetworkAllowCIDR(t *testing.T) {
 			ts[i].reachable = true
 		}
 	}
-	spec := e.python(t, "3.12", NetProbe, targetsJSON(ts))
+	spec := e.python(t, "3.12", jailtest.NetProbe(targetList(ts), 0, 0))
 	spec.Network = true
 	res, err := m.Run(context.Background(), spec)
 	if err != nil {

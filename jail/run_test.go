@@ -188,7 +188,7 @@ func listener(t *testing.T) int {
 
 func TestNetwork(t *testing.T) {
 	e := testEnv(t)
-	jailtest.NewOutside(t) // a default route for the run with network, on a host without one
+	jailtest.NeedDefaultRoute(t)
 	port := listener(t)
 	code := fmt.Sprintf(`
 import socket

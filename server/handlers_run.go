@@ -20,14 +20,8 @@ func (s *Server) evalBodyBytes() int64 {
 
 // handleEval serves POST /api/v1/eval: a JSON body, run synchronously.
 func (s *Server) handleEval(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
-	lb := limitBody(w, r, s.evalBodyBytes())
-	body, err := io.ReadAll(lb)
+	body, err := readBody(w, r, s.evalBodyBytes())
 	if err != nil {
-		if lb.hit {
-			err = lb.tooLarge()
-		} else {
-			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
-		}
 		s.fail(w, r, err)
 		return
 	}
@@ -79,7 +73,7 @@ func (s *Server) decodeExec(w http.ResponseWriter, r *http.Request) (Job, error)
 		// Read the epilogue to the end: net/http only notices a client that
 		// goes away (and cancels r.Context) once the body is consumed.
 		if _, cerr := io.Copy(io.Discard, lb); cerr != nil {
-			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: cerr}
+			err = unreadable(cerr)
 		}
 	}
 	if err != nil && lb.hit {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -31,19 +30,6 @@ func (s *Server) sessionRoutes(r *httprouter.Router) {
 	r.PUT("/api/v1/sessions/:id/files/*path", s.handlePutSessionFile)
 }
 
-// readSmallBody reads a JSON body of at most the /eval bound.
-func (s *Server) readSmallBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	lb := limitBody(w, r, s.evalBodyBytes())
-	body, err := io.ReadAll(lb)
-	if err != nil {
-		if lb.hit {
-			return nil, lb.tooLarge()
-		}
-		return nil, &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
-	}
-	return body, nil
-}
-
 // handleCreateSession serves POST /api/v1/sessions: 201 with the session
 // once its code waits for cells.
 func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, _ httprouter.Params) {
@@ -62,7 +48,7 @@ func (s *Server) handleCreateSession(w http.ResponseWriter, r *http.Request, _ h
 		return
 	default:
 	}
-	body, err := s.readSmallBody(w, r)
+	body, err := readBody(w, r, s.evalBodyBytes())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -173,7 +159,7 @@ func (s *Server) handleSessionEval(w http.ResponseWriter, r *http.Request, ps ht
 	if !ok {
 		return
 	}
-	body, err := s.readSmallBody(w, r)
+	body, err := readBody(w, r, s.evalBodyBytes())
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -290,6 +276,21 @@ func sessionPath(ps httprouter.Params) (string, error) {
 	return clean, nil
 }
 
+// sessionFile finds the request's session (see sessionOf) and the file
+// its {path} names (see sessionPath); it answers 404 or 400 itself.
+func (s *Server) sessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) (*session, string, bool) {
+	ss, ok := s.sessionOf(w, r, ps)
+	if !ok {
+		return nil, "", false
+	}
+	p, err := sessionPath(ps)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, "", false
+	}
+	return ss, p, true
+}
+
 // fileFailed answers a failed file transfer.
 func (s *Server) fileFailed(w http.ResponseWriter, r *http.Request, ss *session, err error) {
 	var refusal *SessionRefusal
@@ -309,38 +310,37 @@ func (s *Server) fileFailed(w http.ResponseWriter, r *http.Request, ss *session,
 	}
 }
 
-// handlePutSessionFile serves PUT /api/v1/sessions/{id}/files/{path}: the
-// body becomes the file (mode 0644, parents made), in the session's /work.
-func (s *Server) handlePutSessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
-	ss, ok := s.sessionOf(w, r, ps)
-	if !ok {
-		return
-	}
-	p, err := sessionPath(ps)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	lb := limitBody(w, r, min(s.opts.MaxRequestBytes, ss.limits.DiskBytes))
-	data, err := io.ReadAll(lb)
-	if err != nil {
-		if lb.hit {
-			err = lb.tooLarge()
-		} else {
-			err = &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
-		}
-		s.fail(w, r, err)
-		return
-	}
+// fileOp runs op, a file transfer with ss's jail, as a use of ss, unless
+// ss has ended (410). It answers a failure itself (fileFailed) and reports
+// whether op ran and succeeded.
+func (s *Server) fileOp(w http.ResponseWriter, r *http.Request, ss *session, op func(context.Context) error) bool {
 	if ss.ended() {
 		gone(w, ss)
-		return
+		return false
 	}
 	release := ss.use()
-	err = ss.j.PutFile(r.Context(), p, 0o644, data)
+	err := op(r.Context())
 	release()
 	if err != nil {
 		s.fileFailed(w, r, ss, err)
+		return false
+	}
+	return true
+}
+
+// handlePutSessionFile serves PUT /api/v1/sessions/{id}/files/{path}: the
+// body becomes the file (mode 0644, parents made), in the session's /work.
+func (s *Server) handlePutSessionFile(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
+	ss, p, ok := s.sessionFile(w, r, ps)
+	if !ok {
+		return
+	}
+	data, err := readBody(w, r, min(s.opts.MaxRequestBytes, ss.limits.DiskBytes))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !s.fileOp(w, r, ss, func(ctx context.Context) error { return ss.j.PutFile(ctx, p, 0o644, data) }) {
 		return
 	}
 	writeJSON(w, http.StatusOK, api.SessionFilePut{Path: p, Size: int64(len(data))})
@@ -353,24 +353,15 @@ func (s *Server) handleGetSessionFile(w http.ResponseWriter, r *http.Request, ps
 		s.handleListSessionFiles(w, r, ps)
 		return
 	}
-	ss, ok := s.sessionOf(w, r, ps)
+	ss, p, ok := s.sessionFile(w, r, ps)
 	if !ok {
 		return
 	}
-	p, err := sessionPath(ps)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if ss.ended() {
-		gone(w, ss)
-		return
-	}
-	release := ss.use()
-	data, err := ss.j.GetFile(r.Context(), p, s.opts.MaxRequestBytes)
-	release()
-	if err != nil {
-		s.fileFailed(w, r, ss, err)
+	var data []byte
+	if !s.fileOp(w, r, ss, func(ctx context.Context) (err error) {
+		data, err = ss.j.GetFile(ctx, p, s.opts.MaxRequestBytes)
+		return err
+	}) {
 		return
 	}
 	h := w.Header()
@@ -387,15 +378,11 @@ func (s *Server) handleListSessionFiles(w http.ResponseWriter, r *http.Request, 
 	if !ok {
 		return
 	}
-	if ss.ended() {
-		gone(w, ss)
-		return
-	}
-	release := ss.use()
-	files, err := ss.j.ListFiles(r.Context())
-	release()
-	if err != nil {
-		s.fileFailed(w, r, ss, err)
+	var files []api.SessionFile
+	if !s.fileOp(w, r, ss, func(ctx context.Context) (err error) {
+		files, err = ss.j.ListFiles(ctx)
+		return err
+	}) {
 		return
 	}
 	if files == nil {

@@ -106,6 +106,25 @@ func (b *limitedBody) tooLarge() error {
 	return tooLarge("the request body is larger than the limit of %d bytes", b.limit)
 }
 
+// readBody reads r's whole body, capped at limit bytes: a 413 when it is
+// larger, a 400 when it could not be read.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	lb := limitBody(w, r, limit)
+	body, err := io.ReadAll(lb)
+	if err != nil {
+		if lb.hit {
+			return nil, lb.tooLarge()
+		}
+		return nil, unreadable(err)
+	}
+	return body, nil
+}
+
+// unreadable is the 400 of a request body that could not be read.
+func unreadable(err error) error {
+	return &requestError{Status: http.StatusBadRequest, Msg: "the request body could not be read", Err: err}
+}
+
 // recoverer turns a panic in a handler into a logged 500 with no detail.
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

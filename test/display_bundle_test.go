@@ -52,11 +52,7 @@ func TestDisplayMimebundle(t *testing.T) {
 		t.Fatalf("display %v %q: %s", mimes, got, describe(*rec))
 	}
 
-	mc := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
-	cs, err := mc.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := mcpConnect(ctx, t, mcpHTTP(s))
 	defer cs.Close()
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": bundleCode}})
 	if err != nil {

@@ -294,13 +294,9 @@ func TestDisplay(t *testing.T) {
 func TestDisplayMCP(t *testing.T) {
 	version := systemMatplotlib(t)
 	s := startServer(t, append([]string{"PYEXEC_ZYGOTE_EAGER=" + version}, systemOnly...)...)
-	c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := mcpConnect(ctx, t, mcpHTTP(s))
 	defer cs.Close()
 	code := plotCode + "class H:\n    def _repr_html_(self):\n        return '<i>rich</i>'\nH()\n"
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": code, "python_version": version}})

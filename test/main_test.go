@@ -222,32 +222,35 @@ func launch(env []string) (*Server, error) {
 		CgroupParent: fmt.Sprintf("pyexec-e2e-%d", n),
 		IDBase:       idBaseStart + n*idBaseStride,
 	}
-	var err error
-	for range 5 {
-		if err = s.start(env); !errors.Is(err, errAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
+	if err := retryPort(func() error { return s.start(env) }); err != nil {
 		_ = removeState(s.StateDir, s.CgroupParent)
 		return nil, err
 	}
 	return s, nil
 }
 
+// retryPort calls start until it returns anything but errAddrInUse (the
+// free port it picked was taken in the meantime), five times at most, and
+// returns its last error.
+func retryPort(start func() error) error {
+	var err error
+	for range 5 {
+		if err = start(); !errors.Is(err, errAddrInUse) {
+			break
+		}
+	}
+	return err
+}
+
 func (s *Server) start(extra []string) error {
-	port, err := freePort()
+	port, err := s.newPort()
 	if err != nil {
 		return err
 	}
-	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.stderr = &syncBuffer{}
-	s.exited = make(chan struct{})
-	s.cmd = exec.Command(binPath)
-	s.cmd.Stdout = s.stderr
-	s.cmd.Stderr = s.stderr
+	cmd := exec.Command(binPath)
+	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
 	// Later entries win, so the caller's extra env overrides ours.
-	s.cmd.Env = append(os.Environ(),
+	cmd.Env = append(os.Environ(),
 		"PYEXEC_SERVER_HOST=127.0.0.1",
 		"PYEXEC_SERVER_PORT="+strconv.Itoa(port),
 		"PYEXEC_JAIL_STATE_DIR="+s.StateDir,
@@ -260,16 +263,38 @@ func (s *Server) start(extra []string) error {
 		"PYEXEC_DEPS_CACHE_DIR="+filepath.Join(s.StateDir, "deps"),
 		"PYEXEC_LOG_LEVEL=info",
 	)
-	s.cmd.Env = append(s.cmd.Env, extra...)
-	if err := s.cmd.Start(); err != nil {
+	cmd.Env = append(cmd.Env, extra...)
+	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("exec %s: %w", binPath, err)
 	}
-	cmd, exited := s.cmd, s.exited
+	return s.await(cmd)
+}
+
+// newPort picks a free port for a new process of s: it points s.URL at
+// it and gives s a fresh output buffer and exit channel (the process's
+// stdout and stderr go to s.stderr).
+func (s *Server) newPort() (int, error) {
+	port, err := freePort()
+	if err != nil {
+		return 0, err
+	}
+	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
+	s.stderr = &syncBuffer{}
+	s.exited = make(chan struct{})
+	return port, nil
+}
+
+// await makes the started cmd s's process and waits until it answers
+// GET /health at s.URL with 200. It returns errAddrInUse when the process
+// exited because its port was taken, another error when it exited for
+// anything else or did not answer within startTimeout (then it is killed).
+func (s *Server) await(cmd *exec.Cmd) error {
+	s.cmd = cmd
+	exited := s.exited
 	go func() {
 		s.exitErr = cmd.Wait()
 		close(exited)
 	}()
-
 	hc := &http.Client{Timeout: time.Second}
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -290,7 +315,7 @@ func (s *Server) start(extra []string) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = s.cmd.Process.Kill()
+	_ = cmd.Process.Kill()
 	<-s.exited
 	return fmt.Errorf("pyexecd did not answer GET /health with 200 within %v:\n%s", startTimeout, s.stderr.String())
 }

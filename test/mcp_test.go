@@ -89,13 +89,28 @@ func checkMCPClient(t *testing.T, cs *mcp.ClientSession) {
 // `pyexec mcp` (stdio, forwarding to the same server).
 func TestMCPGoSDK(t *testing.T) {
 	s := sharedServer(t)
+	eachMCPClient(t, s, func(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+		if info := cs.InitializeResult().ServerInfo; info.Name != "pyexec" {
+			t.Fatalf("server info %+v", info)
+		}
+		checkMCPClient(t, cs)
+	})
+	// Not an MCP client: the endpoint says what it wants.
+	res := s.do(t, http.MethodPost, "/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if res.Status < 400 || res.Status >= 500 {
+		t.Fatalf("POST /mcp without the MCP Accept header: %d %s", res.Status, res.Body)
+	}
+}
+
+// eachMCPClient runs f, as a subtest each, with the Go SDK's client
+// connected to s over /mcp (Streamable HTTP) and over `pyexec mcp` (stdio,
+// forwarding to s), and a minute for it.
+func eachMCPClient(t *testing.T, s *Server, f func(ctx context.Context, t *testing.T, cs *mcp.ClientSession)) {
 	for _, tt := range []struct {
 		name      string
 		transport func() mcp.Transport
 	}{
-		{"http", func() mcp.Transport {
-			return &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}
-		}},
+		{"http", func() mcp.Transport { return mcpHTTP(s) }},
 		{"stdio", func() mcp.Transport {
 			cmd := exec.Command(cliBin(t), "mcp", "--server", s.URL)
 			cmd.Stderr = os.Stderr
@@ -103,25 +118,30 @@ func TestMCPGoSDK(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			cs, err := c.Connect(ctx, tt.transport(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			cs := mcpConnect(ctx, t, tt.transport())
 			defer cs.Close()
-			if info := cs.InitializeResult().ServerInfo; info.Name != "pyexec" {
-				t.Fatalf("server info %+v", info)
-			}
-			checkMCPClient(t, cs)
+			f(ctx, t, cs)
 		})
 	}
-	// Not an MCP client: the endpoint says what it wants.
-	res := s.do(t, http.MethodPost, "/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
-	if res.Status < 400 || res.Status >= 500 {
-		t.Fatalf("POST /mcp without the MCP Accept header: %d %s", res.Status, res.Body)
+}
+
+// mcpHTTP is the Streamable HTTP transport to s's /mcp.
+func mcpHTTP(s *Server) mcp.Transport {
+	return &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}
+}
+
+// mcpConnect connects the Go SDK's client over tr; the caller closes the
+// session.
+func mcpConnect(ctx context.Context, t *testing.T, tr mcp.Transport) *mcp.ClientSession {
+	t.Helper()
+	c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
+	cs, err := c.Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return cs
 }
 
 // inspector returns the MCP Inspector's executable: PYEXEC_MCP_INSPECTOR,

@@ -23,35 +23,6 @@ import (
 	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
-// netProbe is Python that tries each (label, host, port) of targets (port
-// 0: resolve host) and prints one JSON object, label -> "ok <got>" or the
-// error's name; with listen > 0 it then listens on that port of every
-// address for hold seconds.
-func netProbe(targets [][]any, listen int, hold float64) string {
-	b, _ := json.Marshal(targets)
-	return fmt.Sprintf(`import json, socket, time
-out = {}
-for label, host, port in json.loads(%q):
-    try:
-        if port == 0:
-            out[label] = "ok " + socket.gethostbyname(host)
-            continue
-        with socket.create_connection((host, port), timeout=3) as s:
-            s.settimeout(3)
-            out[label] = "ok " + s.recv(64).decode()
-    except OSError as e:
-        out[label] = type(e).__name__ + (" errno %%s" %% e.errno if e.errno else "")
-print(json.dumps(out), flush=True)
-if %d:
-    l = socket.socket()
-    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    l.bind(("0.0.0.0", %d))
-    l.listen()
-    print("listening", flush=True)
-    time.sleep(%g)
-`, string(b), listen, listen, hold)
-}
-
 // netServer starts a server whose runs resolve through o's DNS server.
 func netServer(t *testing.T, o *jailtest.Outside, env ...string) *Server {
 	t.Helper()
@@ -62,17 +33,6 @@ func netServer(t *testing.T, o *jailtest.Outside, env ...string) *Server {
 // process is a request's).
 func netServerEnv(o *jailtest.Outside) []string {
 	return []string{"PYEXEC_JAIL_NETWORK_DNS=" + o.Addr.String(), "PYEXEC_POOL_SIZES="}
-}
-
-func greetOn(t *testing.T, addr netip.Addr, greeting string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", netip.AddrPortFrom(addr, 0).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go jailtest.Greet(ln, greeting)
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func networkOn() *api.Config { return &api.Config{NetworkDisabled: ptr(false)} }
@@ -102,13 +62,7 @@ func networkMatrix(t *testing.T, s *Server, o *jailtest.Outside) {
 	const name = "probe.pyexec-e2e.example"
 	o.ServeDNS(t, name+".", o.Addr)
 	serverPort := strings.TrimPrefix(s.URL, "http://127.0.0.1:")
-	outPort := o.Listen(t, netip.AddrPortFrom(o.Addr, 0).String(), "outside").Addr().(*net.TCPAddr).Port
-	llPort := o.Listen(t, netip.AddrPortFrom(o.LinkLocal, 0).String(), "link-local").Addr().(*net.TCPAddr).Port
-	if c, err := net.DialTimeout("tcp", netip.AddrPortFrom(o.LinkLocal, uint16(llPort)).String(), 3*time.Second); err != nil {
-		t.Fatalf("the host cannot reach the outside's link-local listener: %v", err)
-	} else {
-		c.Close()
-	}
+	outPort, llPort := o.Listeners(t)
 	targets := []struct {
 		label, host string
 		port        any
@@ -116,9 +70,9 @@ func networkMatrix(t *testing.T, s *Server, o *jailtest.Outside) {
 	}{
 		{"outside", o.Addr.String(), outPort, true},
 		{"dns", name, 0, true},
-		{"host_loopback", "127.0.0.1", greetOn(t, netip.MustParseAddr("127.0.0.1"), "host-loopback"), false},
+		{"host_loopback", "127.0.0.1", jailtest.GreetOn(t, netip.MustParseAddr("127.0.0.1"), "host-loopback"), false},
 		{"server_port", "127.0.0.1", json.Number(serverPort), false},
-		{"host_address", o.Host.String(), greetOn(t, o.Host, "host-address"), false},
+		{"host_address", o.Host.String(), jailtest.GreetOn(t, o.Host, "host-address"), false},
 		{"link_local", o.LinkLocal.String(), llPort, false},
 		{"metadata", "169.254.169.254", 80, false},
 	}
@@ -129,7 +83,7 @@ func networkMatrix(t *testing.T, s *Server, o *jailtest.Outside) {
 	const runPort = 18778
 	done := make(chan api.Execution, 1)
 	go func() {
-		done <- s.eval(t, api.EvalRequest{Code: netProbe(list, runPort, 4), Config: networkOn()})
+		done <- s.eval(t, api.EvalRequest{Code: jailtest.NetProbe(list, runPort, 4), Config: networkOn()})
 	}()
 	// While the run listens: nothing answers at its port on the host.
 	deadline := time.Now().Add(4 * time.Second)

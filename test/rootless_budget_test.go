@@ -18,40 +18,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pyexec/pyexec/api"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
-
-// budgetHoarder takes as many inotify instances (up to 200) and queued
-// real-time signals (up to 200000) as it can, prints how many, and holds
-// them.
-const budgetHoarder = `import ctypes, os, signal, time
-libc = ctypes.CDLL(None, use_errno=True)
-fds = 0
-for _ in range(200):
-    if libc.inotify_init1(0) < 0:
-        break
-    fds += 1
-err = ctypes.get_errno()
-signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
-queued = 0
-for _ in range(200000):
-    if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) != 0:
-        break
-    queued += 1
-print(fds, err, queued, flush=True)
-time.sleep(60)
-`
-
-// budgetProbe takes one inotify instance and queues one real-time signal.
-const budgetProbe = `import ctypes, os, signal
-libc = ctypes.CDLL(None, use_errno=True)
-fd = libc.inotify_init1(0)
-print("inotify", "ok" if fd >= 0 else "errno %d" % ctypes.get_errno())
-signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGRTMIN])
-if libc.sigqueue(os.getpid(), signal.SIGRTMIN, ctypes.c_void_p(0)) == 0:
-    print("sigqueue ok")
-else:
-    print("sigqueue errno %d" % ctypes.get_errno())
-`
 
 // TestPerUserBudgets: a run that opens 200 inotify instances and queues
 // real-time signals, then sleeps, takes them from nobody: meanwhile a
@@ -78,7 +46,7 @@ func TestPerUserBudgets(t *testing.T) {
 					defer rs.mustStop(t)
 					s = rs.Server
 					asUser = func() ([]byte, error) {
-						probe := exec.Command(python, "-c", budgetProbe)
+						probe := exec.Command(python, "-c", jailtest.Probe)
 						probe.Dir = ru.Home
 						probe.Env = []string{"HOME=" + ru.Home, "PATH=/usr/bin:/bin"}
 						probe.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(ru.UID), Gid: uint32(ru.GID), Groups: []uint32{}}}
@@ -86,7 +54,7 @@ func TestPerUserBudgets(t *testing.T) {
 					}
 				}
 				s.readyFor(t, m)
-				id := s.execAsync(t, map[string]string{"main.py": tagged("rl-hoarder", budgetHoarder)}, api.Metadata{Entrypoint: "main.py"})
+				id := s.execAsync(t, map[string]string{"main.py": tagged("rl-hoarder", jailtest.Hoarder)}, api.Metadata{Entrypoint: "main.py"})
 				var fds, errno, queued int
 				out := s.waitStdout(t, id)
 				if _, err := fmt.Sscanf(out, "%d %d %d\n", &fds, &errno, &queued); err != nil {
@@ -101,7 +69,7 @@ func TestPerUserBudgets(t *testing.T) {
 				}
 
 				// A second run at the same time, on the same path.
-				if e := s.evalVia(t, m, api.EvalRequest{Code: budgetProbe}); e.Stdout != "inotify ok\nsigqueue ok\n" {
+				if e := s.evalVia(t, m, api.EvalRequest{Code: jailtest.Probe}); e.Stdout != "inotify ok\nsigqueue ok\n" {
 					t.Errorf("a second run while one hoards: %s", describe(e))
 				}
 				if asUser != nil {
@@ -115,7 +83,7 @@ func TestPerUserBudgets(t *testing.T) {
 				} else {
 					unix.Close(fd)
 				}
-				if out, err := exec.Command(python, "-c", budgetProbe).CombinedOutput(); err != nil || string(out) != "inotify ok\nsigqueue ok\n" {
+				if out, err := exec.Command(python, "-c", jailtest.Probe).CombinedOutput(); err != nil || string(out) != "inotify ok\nsigqueue ok\n" {
 					t.Errorf("a host root process while a run hoards: %v %q", err, out)
 				}
 				// The hoard was held throughout.

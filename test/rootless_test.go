@@ -20,9 +20,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/jail/jailtest"
@@ -273,13 +270,7 @@ func (ru *rootlessUser) start(t *testing.T, env ...string) *rlServer {
 func (ru *rootlessUser) startIn(t *testing.T, dir string, env ...string) *rlServer {
 	t.Helper()
 	s := &rlServer{Server: &Server{StateDir: ru.StateDir, CgroupParent: ru.Parent, IDBase: ru.SubStart}, u: ru, cgroupDir: dir}
-	var err error
-	for range 5 {
-		if err = s.launch(env); !errors.Is(err, errAddrInUse) {
-			break
-		}
-	}
-	if err != nil {
+	if err := retryPort(func() error { return s.launch(env) }); err != nil {
 		t.Fatalf("start pyexecd as %s: %v", ru.Name, err)
 	}
 	t.Cleanup(func() {
@@ -297,13 +288,10 @@ func (ru *rootlessUser) startIn(t *testing.T, dir string, env ...string) *rlServ
 
 func (s *rlServer) launch(extra []string) error {
 	ru := s.u
-	port, err := freePort()
+	port, err := s.newPort()
 	if err != nil {
 		return err
 	}
-	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
-	s.stderr = &syncBuffer{}
-	s.exited = make(chan struct{})
 	cmd := exec.Command(ru.Bin)
 	cmd.Dir = ru.Home
 	cmd.Stdout, cmd.Stderr = s.stderr, s.stderr
@@ -352,35 +340,7 @@ func (s *rlServer) launch(extra []string) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("exec %s as %s: %w", ru.Bin, ru.Name, err)
 	}
-	s.cmd = cmd
-	exited := s.exited
-	go func() {
-		s.exitErr = cmd.Wait()
-		close(exited)
-	}()
-	hc := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-s.exited:
-			out := s.stderr.String()
-			if strings.Contains(out, "address already in use") {
-				return errAddrInUse
-			}
-			return fmt.Errorf("pyexecd exited during start-up (%v):\n%s", s.exitErr, out)
-		default:
-		}
-		if resp, err := hc.Get(s.URL + "/health"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	<-s.exited
-	return fmt.Errorf("pyexecd did not answer GET /health with 200 within %v:\n%s", startTimeout, s.stderr.String())
+	return s.await(cmd)
 }
 
 // stop terminates the server (SIGTERM, SIGKILL after stopTimeout), checks
@@ -530,21 +490,6 @@ func (s *Server) waitStdout(t *testing.T, id string) string {
 	return ""
 }
 
-// nsOwnerUID returns the host uid that owns pid's user namespace.
-func nsOwnerUID(pid string) (int, error) {
-	f, err := os.Open("/proc/" + pid + "/ns/user")
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	var uid uint32
-	// NS_GET_OWNER_UID = _IO(0xb7, 0x4)
-	if _, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), 0xb704, uintptr(unsafe.Pointer(&uid))); errno != 0 {
-		return 0, errno
-	}
-	return int(uid), nil
-}
-
 // hostIDs reads the real, effective, saved and filesystem uids of pid.
 func hostIDs(pid string) ([]int, error) {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
@@ -648,7 +593,7 @@ func TestRootless(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					owner, err := nsOwnerUID(pid)
+					owner, err := jailtest.NSOwner(pid)
 					if err != nil {
 						t.Fatal(err)
 					}

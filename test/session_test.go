@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -280,11 +278,7 @@ func TestSessionLeftovers(t *testing.T) {
 	if _, ok := s.signal(syscall.SIGKILL, 5*time.Second); !ok {
 		t.Fatal("pyexecd did not die of SIGKILL")
 	}
-	deadline := time.Now().Add(3 * time.Second)
-	for len(s.serverProcs()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if procs := s.serverProcs(); len(procs) > 0 {
+	if procs := rlWaitEmpty(s.serverProcs, 3*time.Second); len(procs) > 0 {
 		t.Fatalf("session processes outlived the server: %v", procs)
 	}
 	// Its zygote and the sessions' groups below it are what it left.
@@ -314,31 +308,9 @@ func TestSessionLeftovers(t *testing.T) {
 // state and files across calls, and its figures as images.
 func TestSessionMCP(t *testing.T) {
 	s := sharedServer(t)
-	for _, tt := range []struct {
-		name      string
-		transport func() mcp.Transport
-	}{
-		{"http", func() mcp.Transport {
-			return &mcp.StreamableClientTransport{Endpoint: s.URL + "/mcp", HTTPClient: httpClient, MaxRetries: -1}
-		}},
-		{"stdio", func() mcp.Transport { // pyexec mcp, forwarding to the server
-			cmd := exec.Command(cliBin(t), "mcp", "--server", s.URL)
-			cmd.Stderr = os.Stderr
-			return &mcp.CommandTransport{Command: cmd}
-		}},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			c := mcp.NewClient(&mcp.Implementation{Name: "pyexec-e2e", Version: "1"}, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cs, err := c.Connect(ctx, tt.transport(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer cs.Close()
-			checkSessionTools(ctx, t, cs)
-		})
-	}
+	eachMCPClient(t, s, func(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+		checkSessionTools(ctx, t, cs)
+	})
 }
 
 // checkSessionTools drives a session through cs's session tools.

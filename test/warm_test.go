@@ -330,11 +330,7 @@ func TestSIGKILLWithFullPool(t *testing.T) {
 	}
 	// The jails, the zygotes and their runs, and the user namespace holders
 	// die with the server.
-	deadline := time.Now().Add(3 * time.Second)
-	for len(s.serverProcs()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if procs := s.serverProcs(); len(procs) > 0 {
+	if procs := rlWaitEmpty(s.serverProcs, 3*time.Second); len(procs) > 0 {
 		t.Fatalf("jail processes outlived the server: %v", procs)
 	}
 	left := s.leftovers()

@@ -30,19 +30,15 @@ type Outside struct {
 	ns        netns.NsHandle
 }
 
-// NewOutside makes the namespace; t's cleanup removes it. A test that is
-// not root of the host's user namespace (the jail tests run rootless,
-// test/rootless-jail.sh) cannot: it gets nil when the host has the default
-// route runs with network need (its script makes one when the host has
-// none), and fails otherwise.
+// NewOutside makes the namespace; t's cleanup removes it. It takes host
+// root: a test that is not root of the host's user namespace (the jail
+// tests run rootless, test/rootless-jail.sh, which leaves NewOutside's
+// callers to the root pass) fails. A test that only needs the host's
+// default route calls NeedDefaultRoute.
 func NewOutside(t testing.TB) *Outside {
 	t.Helper()
 	if !HostRoot() {
-		if hasDefaultRoute() {
-			t.Log("rootless: no outside namespace (it takes host root); the host's default route serves")
-			return nil
-		}
-		t.Fatal("rootless: the host has no IPv4 default route, and making an outside namespace takes host root")
+		t.Fatal("rootless: making an outside namespace takes host root")
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
@@ -201,6 +197,22 @@ func dnsAnswer(query []byte, name string, answer netip.Addr) ([]byte, bool) {
 func IsNATHelper(p string) bool {
 	_, comm, _ := strings.Cut(p, ":")
 	return comm == "pasta" || strings.HasPrefix(comm, "passt")
+}
+
+// NeedDefaultRoute makes sure the host has the IPv4 default route that
+// runs with network need (the NAT helper's). A host without one gets one
+// through an Outside (see NewOutside) for as long as t runs; a test that
+// is not host root cannot make one (test/rootless-jail.sh does, before the
+// tests) and fails.
+func NeedDefaultRoute(t testing.TB) {
+	t.Helper()
+	if hasDefaultRoute() {
+		return
+	}
+	if !HostRoot() {
+		t.Fatal("rootless: the host has no IPv4 default route, and making one takes host root")
+	}
+	NewOutside(t)
 }
 
 // hasDefaultRoute reports whether the host's namespace has an IPv4
