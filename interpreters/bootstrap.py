@@ -808,12 +808,7 @@ def _zrun(req, fds, sync):
     # Prepared: the run waits here, forked ahead, for its request (the
     # program and its environment); without one it leaves.
     go = fds[6 + int(req["ncg"])]
-    data = b""
-    while True:
-        chunk = os.read(go, 1 << 16)
-        if not chunk:
-            break
-        data += chunk
+    data = _read_all(go)
     os.close(go)
     if not data:
         os._exit(0)
@@ -1008,12 +1003,7 @@ def _zygote(ctl, report, bpf):
     _Z.libc = ctypes.CDLL(None, use_errno=True)
     for fn in ("mount", "unshare", "sethostname", "prctl"):
         getattr(_Z.libc, fn)
-    prog = b""
-    while True:
-        chunk = os.read(bpf, 1 << 16)
-        if not chunk:
-            break
-        prog += chunk
+    prog = _read_all(bpf)
     os.close(bpf)
 
     class SockFprog(ctypes.Structure):
