@@ -130,10 +130,31 @@ pass_root() {
 # then --undo. The tests check their own leftovers; the pass checks the
 # jail ranges too.
 pass_rootless() {
-	step rootless/jail "$REPO" env JAIL_TEST="$V2CI_BINS/jail.test" "$REPO/test/rootless-jail.sh" -test.v
-	step rootless/e2e "$REPO/test" "$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
+	# Setup copies every interpreter the user cannot read, once per test
+	# user, and a copy over the guest's 9p mount of / takes minutes: the
+	# pass gives setup (through a pyenv-style root of links) only the
+	# interpreters its tests use. The jail tests run 3.10 to 3.13 (3.11 is
+	# the system's); the e2e tests the default series, 3.12.
+	step rootless/jail "$REPO" env JAIL_TEST="$V2CI_BINS/jail.test" \
+		PYEXEC_INTERPRETERS_ROOTS="$(pyenv_roots 3.10 3.12 3.13)" "$REPO/test/rootless-jail.sh" -test.v
+	step rootless/e2e "$REPO/test" env PYEXEC_INTERPRETERS_ROOTS="$(pyenv_roots 3.12)" \
+		"$V2CI_BINS/e2e.test" -test.v -test.count=1 -test.timeout 20m \
 		-test.run '^(TestRootless|TestRootlessMixedRuns|TestRootlessSIGKILL|TestPerUserBudgets|TestRootlessOwnGroup|TestRootlessHostile)$'
 	leftovers rootless/leftovers
+}
+
+# pyenv_roots SERIES...: a new directory of links to root's newest pyenv
+# interpreter of each series (a pyenv-style root for
+# interpreters.roots), printed.
+pyenv_roots() {
+	local d s v
+	d=$(mktemp -d /tmp/pyexec-v2ci-roots.XXXXXX)
+	for s in "$@"; do
+		v=$(ls -d /root/.pyenv/versions/"$s".* 2>/dev/null | sort -V | tail -1)
+		[ -n "$v" ] && ln -s "$v" "$d/"
+	done
+	say "interpreters for setup: $(ls "$d" | tr '\n' ' ')(and the system's)"
+	echo "$d"
 }
 
 guest() {
