@@ -327,8 +327,7 @@ func (z *Zygote) prepare(l Limits, session *os.File) (_ *prepped, retErr error) 
 // launch gives the prepared run p its request: a's limits (the cgroup's
 // set again when they differ from p's; the rlimits follow from the disk
 // size, p's), its control fields, then its files and stdin; the run's
-// clock starts. On error p is
-// discarded.
+// clock starts. On error p is discarded.
 func (z *Zygote) launch(p *prepped, a Activation) (*Jail, error) {
 	j := p.j
 	l := a.Limits.withDefaults()

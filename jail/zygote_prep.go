@@ -20,16 +20,19 @@ const PreparedComm = "pyexec-prep"
 // is discarded, so the refill that follows makes one of this size.
 func (z *Zygote) takePrepared(disk int64) *prepped {
 	z.prepMu.Lock()
-	defer z.prepMu.Unlock()
 	for i, p := range z.preps {
 		if p.disk == disk {
 			z.preps = append(z.preps[:i], z.preps[i+1:]...)
+			z.prepMu.Unlock()
 			return p
 		}
 	}
+	var old *prepped
 	if len(z.preps) > 0 && len(z.preps) >= z.m.cfg.ZygotePrepared {
-		old := z.preps[0]
-		z.preps = z.preps[1:]
+		old, z.preps = z.preps[0], z.preps[1:]
+	}
+	z.prepMu.Unlock()
+	if old != nil {
 		z.discard(old)
 	}
 	return nil
