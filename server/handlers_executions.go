@@ -51,10 +51,16 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 	}
 	if !active {
 		t = nil
-		if wait > 0 { // a session cell's record runs without a task
+		if c, ok := s.sess.cells.get(id); ok && wait > 0 { // a session cell runs without a task
 			timer := time.NewTimer(wait)
 			defer timer.Stop()
-			s.awaitRecord(r.Context(), id, timer.C)
+			select {
+			case <-c.done:
+			case <-r.Context().Done():
+				return
+			case <-timer.C:
+			case <-s.stopping:
+			}
 		}
 	}
 	s.writeStored(w, r, id, t)

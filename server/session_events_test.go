@@ -32,8 +32,9 @@ func TestCellEvents(t *testing.T) {
 		cell.SessionState != api.SessionIdle || cell.Status != api.StatusCompleted {
 		t.Fatalf("cell: %+v %v", cell, err)
 	}
-	if len(events) != 3 || events[0].Status == nil || events[0].Status.ExecutionID != cell.ExecutionID ||
-		events[1].Name != api.EventStdout || events[1].Text != "hello" || events[2].Name != api.EventDone {
+	if len(events) != 4 || events[0].Status == nil || events[0].Status.ExecutionID != cell.ExecutionID ||
+		events[1].Status == nil || events[1].Status.Status != api.StatusRunning ||
+		events[2].Name != api.EventStdout || events[2].Text != "hello" || events[3].Name != api.EventDone {
 		t.Fatalf("events %+v", events)
 	}
 	if _, err := c.RunCell(ctx, ses.SessionID, api.CellRequest{Code: "exit"}); err != nil {
@@ -91,40 +92,91 @@ func TestCellRecords(t *testing.T) {
 	}
 }
 
-// TestCellRecordEvents: a running cell's record is running, and GET
-// .../events of it gives its output and final record once it ends.
+// TestCellRecordEvents: GET .../events of a running cell streams its
+// output live and ends with its record; ?wait= wakes on its end; a cell
+// waiting for another is pending, then running; DELETE interrupts a
+// running cell (killed, the session kept) and a waiting one (killed
+// before it ran).
 func TestCellRecordEvents(t *testing.T) {
-	s, _ := sessionServer(t, SessionOptions{})
+	s, f := sessionServer(t, SessionOptions{})
+	gate := make(chan struct{})
+	f.gate = gate
 	res := s.postJSON(t, "/api/v1/sessions", `{}`)
 	var ses api.Session
 	res.decode(t, &ses)
 	c := newTestClient(t, s.URL)
 	ctx := context.Background()
+
+	a, _, aDone := startCell(t, c, ses.SessionID, "gate")
+	live := make(chan string, 8)
 	followed := make(chan *api.Execution, 1)
-	_, err := c.RunCellStream(ctx, ses.SessionID, api.CellRequest{Code: "slow"}, func(ev client.Event) error {
-		if ev.Name != api.EventStatus {
+	go func() {
+		rec, err := c.Events(ctx, a, func(ev client.Event) error {
+			switch {
+			case ev.Name == api.EventStdout:
+				live <- ev.Text
+			case ev.Name == api.EventStatus:
+				live <- "status " + ev.Status.Status
+			}
 			return nil
+		})
+		if err != nil {
+			t.Errorf("events of the cell: %v", err)
 		}
-		id := ev.Status.ExecutionID
-		if e := s.execution(t, id); e.Status != api.StatusRunning {
-			t.Errorf("the running cell's record: %+v", e)
-		}
-		go func() {
-			if res := s.get(t, "/api/v1/executions/"+id+"?wait=5"); !strings.Contains(string(res.body), `"status":"completed"`) {
-				t.Errorf("long-poll of the cell's record: %s", res.body)
-			}
-			rec, err := c.Events(ctx, id, nil)
-			if err != nil {
-				t.Errorf("events of the cell: %v", err)
-			}
-			followed <- rec
-		}()
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		followed <- rec
+	}()
+	if got := <-live; got != "status running" {
+		t.Fatalf("first event of the running cell: %q", got)
 	}
-	if rec := <-followed; rec == nil || rec.Status != api.StatusCompleted || rec.Stdout != "slow" {
+	if got := <-live + <-live; got != "status runninga" {
+		t.Fatalf("live events before the cell's end: %q", got)
+	}
+	// A cell behind it waits: pending, its record too.
+	b, bStatus, bDone := startCell(t, c, ses.SessionID, "after")
+	if bStatus != api.StatusPending || s.execution(t, b).Status != api.StatusPending {
+		t.Fatalf("a waiting cell: %s, record %+v", bStatus, s.execution(t, b))
+	}
+	waited := make(chan string, 1)
+	go func() { waited <- string(s.get(t, "/api/v1/executions/"+a+"?wait=30").body) }()
+	gate <- struct{}{}
+	if got := <-live; got != "b" {
+		t.Fatalf("the output after the gate: %q", got)
+	}
+	if rec := <-followed; rec == nil || rec.Status != api.StatusCompleted || rec.Stdout != "ab" {
 		t.Fatalf("followed record: %+v", rec)
 	}
+	if got := <-waited; !strings.Contains(got, `"status":"completed"`) {
+		t.Fatalf("?wait= of the cell: %s", got)
+	}
+	if r := <-aDone; r == nil || r.Stdout != "ab" {
+		t.Fatalf("the gated cell: %+v", r)
+	}
+	if r := <-bDone; r == nil || r.Status != api.StatusCompleted || r.Stdout != "after" {
+		t.Fatalf("the cell that waited: %+v", r)
+	}
+
+}
+
+// startCell streams a cell on its own and returns its execution id,
+// its first status, and its result once it ends.
+func startCell(t *testing.T, c *client.Client, sid, code string) (string, string, chan *api.CellResult) {
+	ctx := context.Background()
+	ids := make(chan [2]string, 1)
+	out := make(chan *api.CellResult, 1)
+	go func() {
+		first := true
+		cell, err := c.RunCellStream(ctx, sid, api.CellRequest{Code: code}, func(ev client.Event) error {
+			if ev.Name == api.EventStatus && first {
+				first = false
+				ids <- [2]string{ev.Status.ExecutionID, ev.Status.Status}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("cell %q: %v", code, err)
+		}
+		out <- cell
+	}()
+	id := <-ids
+	return id[0], id[1], out
 }
