@@ -89,6 +89,10 @@ func parseWait(q url.Values) (time.Duration, error) {
 func (s *Server) handleKill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id := ps.ByName("id")
 	t, active := s.disp.cancel(id, errKilled)
+	if c, ok := s.sess.cells.get(id); ok && !active {
+		s.killCell(w, r, c)
+		return
+	}
 	if !active {
 		status, ok := s.store.Status(id)
 		if !ok {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pyexec/pyexec/api"
 	"github.com/pyexec/pyexec/client"
@@ -155,6 +156,39 @@ func TestCellRecordEvents(t *testing.T) {
 		t.Fatalf("the cell that waited: %+v", r)
 	}
 
+}
+
+// TestCellKill: DELETE /api/v1/executions/{id} interrupts a running cell
+// (killed, the session kept) and a waiting one (killed before it ran).
+func TestCellKill(t *testing.T) {
+	s, f := sessionServer(t, SessionOptions{})
+	f.gate = make(chan struct{}) // never opened
+	res := s.postJSON(t, "/api/v1/sessions", `{}`)
+	var ses api.Session
+	res.decode(t, &ses)
+	c := newTestClient(t, s.URL)
+	ctx := context.Background()
+	// DELETE: a running cell is interrupted, one behind it never runs.
+	a, _, aDone := startCell(t, c, ses.SessionID, "gate")
+	for s.execution(t, a).Status != api.StatusRunning {
+		time.Sleep(time.Millisecond)
+	}
+	b, _, bDone := startCell(t, c, ses.SessionID, "never")
+	if st, err := c.Kill(ctx, b); err != nil || st != api.StatusKilled {
+		t.Fatalf("DELETE of a waiting cell: %q %v", st, err)
+	}
+	if r := <-bDone; r == nil || r.Status != api.StatusKilled || r.Stdout != "" || !strings.Contains(r.Error, "before it ran") {
+		t.Fatalf("the killed waiting cell: %+v", r)
+	}
+	if st, err := c.Kill(ctx, a); err != nil || st != api.StatusKilled {
+		t.Fatalf("DELETE of a running cell: %q %v", st, err)
+	}
+	if r := <-aDone; r == nil || r.Status != api.StatusKilled || r.Stdout != "a" || r.SessionState != api.SessionIdle {
+		t.Fatalf("the interrupted cell: %+v", r)
+	}
+	if r, err := c.RunCell(ctx, ses.SessionID, api.CellRequest{Code: "next"}); err != nil || r.Stdout != "next" {
+		t.Fatalf("the session after the kill: %+v %v", r, err)
+	}
 }
 
 // startCell streams a cell on its own and returns its execution id,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
@@ -188,4 +189,23 @@ func (s *Server) killedCell(ss *session, e api.Execution, kept bool) api.CellRes
 	}
 	v := ss.view()
 	return api.CellResult{Execution: e, SessionID: ss.id, SessionState: v.State}
+}
+
+// killCell serves DELETE /api/v1/executions/{id} of a waiting or running
+// cell: it is interrupted as at its timeout (KeyboardInterrupt, the
+// session's state kept; past the grace the session is killed), or, still
+// waiting, never runs. The answer waits up to killWait for its end.
+func (s *Server) killCell(w http.ResponseWriter, r *http.Request, c *liveCell) {
+	c.interrupt()
+	timer := time.NewTimer(killWait)
+	defer timer.Stop()
+	status := api.StatusKilled
+	select {
+	case <-c.done:
+		status = c.record().Status // a cell that ended just before keeps its status
+	case <-timer.C:
+	case <-r.Context().Done():
+		return
+	}
+	writeJSON(w, http.StatusOK, api.KillResponse{Status: status})
 }

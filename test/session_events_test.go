@@ -183,3 +183,51 @@ func TestSessionCellQueued(t *testing.T) {
 		t.Errorf("the second cell waited %d ms, want about the first's 1.5 s", res.QueuedMS)
 	}
 }
+
+// TestSessionCellKill: DELETE /api/v1/executions/{id} of a running cell
+// interrupts it (KeyboardInterrupt, status killed) and the session keeps
+// its state for the next cell.
+func TestSessionCellKill(t *testing.T) {
+	s := sharedServer(t)
+	id := s.openSession(t, api.SessionRequest{})
+	if c := s.cell(t, id, "x = 41", 0); c.Status != api.StatusCompleted {
+		t.Fatalf("x = 41: %s", describeCell(c))
+	}
+	c := newClient(t, s)
+	ctx := context.Background()
+	cellID := make(chan string, 1)
+	done := make(chan *api.CellResult, 1)
+	go func() {
+		var eid string
+		r, err := c.RunCellStream(ctx, id, api.CellRequest{Code: "print('looping', flush=True)\nwhile True:\n    pass", TimeoutSeconds: ptr(60)}, func(ev client.Event) error {
+			switch {
+			case ev.Name == api.EventStatus:
+				eid = ev.Status.ExecutionID
+			case ev.Name == api.EventStdout && strings.Contains(ev.Text, "looping"):
+				cellID <- eid // it runs
+			}
+			return nil
+		})
+		if err != nil {
+			t.Errorf("the looping cell: %v", err)
+		}
+		done <- r
+	}()
+	a := <-cellID
+	start := time.Now()
+	st, err := c.Kill(ctx, a)
+	if err != nil || st != api.StatusKilled {
+		t.Fatalf("DELETE of the running cell: %q %v", st, err)
+	}
+	r := <-done
+	t.Logf("the cell ended %s after its DELETE", time.Since(start).Round(time.Millisecond))
+	if r == nil || r.Status != api.StatusKilled || r.ErrorType != "KeyboardInterrupt" || r.SessionState != api.SessionIdle || r.TimedOut {
+		t.Fatalf("the interrupted cell: %+v", r)
+	}
+	if _, e := s.get(t, a, 0); e.Status != api.StatusKilled {
+		t.Errorf("its record: %+v", e)
+	}
+	if c := s.cell(t, id, "x + 1", 0); cellResult(c) != "42" {
+		t.Fatalf("after the kill: %s", describeCell(c))
+	}
+}
