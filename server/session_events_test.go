@@ -54,7 +54,8 @@ func TestCellEvents(t *testing.T) {
 }
 
 // TestCellRecords: a cell's record is kept as an execution's, with the
-// output files its patterns match; bad patterns are a 400.
+// output files its patterns match, and counted in the metrics; bad
+// patterns are a 400.
 func TestCellRecords(t *testing.T) {
 	s, _ := sessionServer(t, SessionOptions{})
 	res := s.postJSON(t, "/api/v1/sessions", `{}`)
@@ -89,6 +90,14 @@ func TestCellRecords(t *testing.T) {
 		if res := s.postJSON(t, base+"/eval", `{"code":"x","output_files":`+bad+`}`); res.status != http.StatusBadRequest ||
 			!strings.Contains(res.errorMsg(t), "output_files") {
 			t.Errorf("output_files %s: %d %s", bad, res.status, res.body)
+		}
+	}
+	// The two cells that ran are counted, as executions and as cells.
+	metrics := string(s.get(t, "/metrics").body)
+	for _, want := range []string{`pyexec_session_cells_total{status="completed"} 2`, `pyexec_executions_total{status="completed"} 2`,
+		"pyexec_execution_duration_seconds_count 2"} {
+		if !strings.Contains(metrics, want+"\n") {
+			t.Errorf("metrics lack %q", want)
 		}
 	}
 }

@@ -174,6 +174,7 @@ func (s *Server) endCell(c *liveCell, e api.Execution) {
 	} else if !e.Finished() {
 		e.Status, e.Error = api.StatusFailed, msgInternal
 	}
+	s.metrics.cellFinished(e)
 	s.sess.cells.end(c, e)
 }
 
