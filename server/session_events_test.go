@@ -186,7 +186,7 @@ func TestCellKill(t *testing.T) {
 	if st, err := c.Kill(ctx, b); err != nil || st != api.StatusKilled {
 		t.Fatalf("DELETE of a waiting cell: %q %v", st, err)
 	}
-	if r := <-bDone; r == nil || r.Status != api.StatusKilled || r.Stdout != "" || !strings.Contains(r.Error, "before it ran") {
+	if r := <-bDone; r == nil || r.Status != api.StatusKilled || r.Stdout != "" || r.StartedAt != nil || !strings.Contains(r.Error, "before it ran") {
 		t.Fatalf("the killed waiting cell: %+v", r)
 	}
 	if st, err := c.Kill(ctx, a); err != nil || st != api.StatusKilled {

@@ -182,7 +182,7 @@ func (s *Server) endCell(c *liveCell, e api.Execution) {
 // had the session: it did not run, and its record says killed.
 func (s *Server) killedCell(ss *session, e api.Execution, kept bool) api.CellResult {
 	now := time.Now().UTC()
-	e.Status, e.FinishedAt = api.StatusKilled, &now
+	e.Status, e.FinishedAt, e.StartedAt = api.StatusKilled, &now, nil
 	e.Error = "killed (DELETE) before it ran: an earlier cell of the session held it"
 	if kept {
 		_, durable, _ := s.store.Update(e.ExecutionID, func(r *api.Execution) { *r = e })
