@@ -37,6 +37,10 @@ type CellRequest struct {
 	// fn, from two goroutines, in order within a stream; it must not block
 	// and must not keep chunk. It is not called once Cell returned.
 	Output func(stderr bool, chunk []byte)
+	// Started, when set, is called once the cell has the session (an
+	// earlier cell ended) and before its code is sent; never when Cell
+	// returns without running it.
+	Started func()
 }
 
 // Cell runs req's code in the session and returns what it did. Cells run
@@ -91,6 +95,9 @@ func (s *Session) Cell(ctx context.Context, req CellRequest) (CellResult, error)
 		unsubscribe = func() { outCancel(); errCancel() }
 	}
 	defer unsubscribe()
+	if req.Started != nil {
+		req.Started()
+	}
 	started := time.Now()
 	seq, err := s.send(fields, fdsOf(theirs...))
 	for _, f := range theirs {

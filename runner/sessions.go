@@ -83,7 +83,7 @@ type jailSession struct {
 
 func (j jailSession) Cell(ctx context.Context, req server.CellRequest) (server.CellOutcome, error) {
 	jr := jail.CellRequest{Code: req.Code, EvalLast: req.EvalLast, Stdin: req.Stdin, Timeout: req.Timeout,
-		OutputFiles: req.OutputFiles, MaxFiles: j.files.Files, MaxFileBytes: j.files.FileBytes}
+		OutputFiles: req.OutputFiles, MaxFiles: j.files.Files, MaxFileBytes: j.files.FileBytes, Started: req.Started}
 	if fn := req.Output; fn != nil {
 		jr.Output = func(stderr bool, b []byte) { fn(server.Chunk{Stderr: stderr, Data: b}) }
 	}

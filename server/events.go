@@ -23,8 +23,11 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 		s.streamTask(w, r, t, false)
 		return
 	}
-	// Not queued or running: the record, if any, is final, or a session
-	// cell's, still running (awaitCellRecord).
+	if c, ok := s.sess.cells.get(id); ok {
+		s.streamCell(w, r, c)
+		return
+	}
+	// Not queued or running: the record, if any, is final.
 	e, ok := s.store.Get(id)
 	if !ok {
 		writeError(w, http.StatusNotFound, "execution not found")
@@ -32,11 +35,6 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, ps httprou
 	}
 	ew := newEventWriter(w)
 	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: e.ExecutionID, Status: e.Status})
-	if !e.Finished() {
-		if e, ok = s.awaitCellRecord(r.Context(), ew, id); !ok {
-			return
-		}
-	}
 	finishEvents(ew, e, false)
 	_ = ew.flush()
 }
@@ -58,23 +56,51 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request, job Job) {
 // counted in "dropped" events, and never holds the run back), and its
 // final record. With kill, a client that goes away kills the task.
 func (s *Server) streamTask(w http.ResponseWriter, r *http.Request, t *task, kill bool) {
-	if !t.live.join() {
-		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusTooManyRequests, "too many event streams follow this execution")
-		return
-	}
-	defer t.live.leave()
-	gone := func() {
-		if kill {
-			s.disp.cancel(t.job.ID, errClientGone)
-		}
-	}
 	status := api.StatusPending
 	if e, ok := s.store.Get(t.job.ID); ok {
 		status = e.Status
 	}
+	s.stream(w, r, followed{
+		id: t.job.ID, live: t.live, done: t.done, status: status,
+		end: func(ew *eventWriter, streamed bool) {
+			final, _ := t.result()
+			finishEvents(ew, final, streamed)
+		},
+		gone: func() {
+			if kill {
+				s.disp.cancel(t.job.ID, errClientGone)
+			}
+		},
+	})
+}
+
+// followed is what an event stream follows: a task or a session cell.
+type followed struct {
+	id     string
+	live   *liveFeed       // its Feed once the code runs
+	done   <-chan struct{} // closed once it ended (its Feed pushed its last chunk)
+	status string          // the first status event's
+	// end queues the last events (streamed: the output was sent).
+	end  func(ew *eventWriter, streamed bool)
+	gone func() // the client went away (nil: nothing to do)
+}
+
+// stream serves f as an event stream: its status, "running" and its
+// output once its code runs, then its end.
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, f followed) {
+	if !f.live.join() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, "too many event streams follow this execution")
+		return
+	}
+	defer f.live.leave()
+	gone := func() {
+		if f.gone != nil {
+			f.gone()
+		}
+	}
 	ew := newEventWriter(w)
-	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: t.job.ID, Status: status})
+	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: f.id, Status: f.status})
 	if ew.flush() != nil {
 		gone()
 		return
@@ -82,14 +108,20 @@ func (s *Server) streamTask(w http.ResponseWriter, r *http.Request, t *task, kil
 	keepAlive := time.NewTicker(keepAliveEvery)
 	defer keepAlive.Stop()
 
-	// Until the code runs: only the record's end can come.
+	// Until the code runs: only the end can come. A run that started is
+	// streamed even when it ended too (its Feed has all its output).
 	for streaming := false; !streaming; {
 		select {
-		case <-t.live.ready:
+		case <-f.live.ready:
 			streaming = true
-		case <-t.done:
-			final, _ := t.result()
-			finishEvents(ew, final, false)
+			continue
+		default:
+		}
+		select {
+		case <-f.live.ready:
+			streaming = true
+		case <-f.done:
+			f.end(ew, false)
 			_ = ew.flush()
 			return
 		case <-r.Context().Done():
@@ -105,19 +137,17 @@ func (s *Server) streamTask(w http.ResponseWriter, r *http.Request, t *task, kil
 	}
 
 	buf := newOutputBuffer(readerBufferBytes)
-	before, cancel := t.live.feed.Subscribe(buf.push)
+	before, cancel := f.live.feed.Subscribe(buf.push)
 	defer cancel()
-	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: t.job.ID, Status: api.StatusRunning})
+	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: f.id, Status: api.StatusRunning})
 	ew.output(false, []byte(before.Stdout))
 	ew.output(true, []byte(before.Stderr))
-	// The Runner returned at t.done: the Feed pushed its last chunk before.
-	if !follow(r.Context(), ew, buf, t.done, keepAlive.C) {
+	if !follow(r.Context(), ew, buf, f.done, keepAlive.C) {
 		gone()
 		return
 	}
 	cancel()
-	final, _ := t.result()
-	finishEvents(ew, final, true)
+	f.end(ew, true)
 	_ = ew.flush()
 }
 

@@ -51,10 +51,16 @@ func (s *Server) handleGetExecution(w http.ResponseWriter, r *http.Request, ps h
 	}
 	if !active {
 		t = nil
-		if wait > 0 { // a session cell's record runs without a task
+		if c, ok := s.sess.cells.get(id); ok && wait > 0 { // a session cell runs without a task
 			timer := time.NewTimer(wait)
 			defer timer.Stop()
-			s.awaitRecord(r.Context(), id, timer.C)
+			select {
+			case <-c.done:
+			case <-r.Context().Done():
+				return
+			case <-timer.C:
+			case <-s.stopping:
+			}
 		}
 	}
 	s.writeStored(w, r, id, t)
@@ -83,6 +89,10 @@ func parseWait(q url.Values) (time.Duration, error) {
 func (s *Server) handleKill(w http.ResponseWriter, r *http.Request, ps httprouter.Params) {
 	id := ps.ByName("id")
 	t, active := s.disp.cancel(id, errKilled)
+	if c, ok := s.sess.cells.get(id); ok && !active {
+		s.killCell(w, r, c)
+		return
+	}
 	if !active {
 		status, ok := s.store.Status(id)
 		if !ok {

@@ -197,18 +197,25 @@ func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRe
 	limits.Timeout = req.Timeout
 	job := Job{ID: id, Interpreter: ss.interp, EvalLastExpr: req.EvalLast, Limits: limits,
 		OutputFiles: req.OutputFiles, Results: ss.results}
+	lc, ctx := s.sess.cells.begin(ctx, id, &req)
 	release := ss.use()
-	started := time.Now()
+	enqueued := time.Now()
 	e := pendingExecution(job)
-	startExecution(&e, started, started)
+	defer func() { s.endCell(lc, e) }()
 	_, err := s.store.Put(e)
 	kept := err == nil
 	if !kept {
 		s.log.Warn("a session cell's record is not kept", "session", ss.id, "id", id, "err", err)
 	}
+	started := enqueued
+	s.startCell(lc, &req, kept, enqueued, &started)
 	out, err := ss.j.Cell(ctx, req)
 	finished := time.Now()
 	release()
+	startExecution(&e, started, enqueued)
+	if err != nil && lc.wasStopped() && started == enqueued && !errors.Is(err, ErrSessionEnded) {
+		return s.killedCell(ss, e, kept), nil
+	}
 	if err != nil {
 		ended := errors.Is(err, ErrSessionEnded)
 		msg := msgInternal

@@ -25,6 +25,7 @@ type metrics struct {
 	buckets     []uint64 // non-cumulative counts per durationBuckets entry, plus +Inf
 	durationSum float64  // seconds
 	runs        uint64
+	cells       map[string]uint64 // session cells by final status (in byStatus too)
 	rejections  uint64
 	quota       uint64 // 429s for a token past its share
 	unauth      uint64 // 401s
@@ -40,6 +41,7 @@ type gauges struct {
 func newMetrics() *metrics {
 	return &metrics{
 		byStatus: make(map[string]uint64),
+		cells:    make(map[string]uint64),
 		buckets:  make([]uint64, len(durationBuckets)+1),
 	}
 }
@@ -48,6 +50,20 @@ func newMetrics() *metrics {
 func (m *metrics) finished(e api.Execution) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.count(e)
+}
+
+// cellFinished counts a session cell's final record: as a run's, and
+// among the cells.
+func (m *metrics) cellFinished(e api.Execution) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.cells[e.Status]++
+	m.count(e)
+}
+
+// count is finished's, under m.mu.
+func (m *metrics) count(e api.Execution) {
 	m.byStatus[e.Status]++
 	if e.StartedAt == nil {
 		return
@@ -96,12 +112,17 @@ func (m *metrics) write(w io.Writer, g gauges) {
 	u := func(n uint64) string { return strconv.FormatUint(n, 10) }
 	f := func(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
-	head("pyexec_executions_total", "counter", "Finished executions by final status.")
+	head("pyexec_executions_total", "counter", "Finished executions by final status (session cells included).")
 	for _, st := range finalStatuses {
 		b.WriteString(`pyexec_executions_total{status="` + st + `"} ` + u(m.byStatus[st]) + "\n")
 	}
 
-	head("pyexec_execution_duration_seconds", "histogram", "Run time of the executions that started.")
+	head("pyexec_session_cells_total", "counter", "Finished session cells by final status (counted in pyexec_executions_total too).")
+	for _, st := range finalStatuses {
+		b.WriteString(`pyexec_session_cells_total{status="` + st + `"} ` + u(m.cells[st]) + "\n")
+	}
+
+	head("pyexec_execution_duration_seconds", "histogram", "Run time of the executions that started (session cells included).")
 	var cum uint64
 	for i, le := range durationBuckets {
 		cum += m.buckets[i]

@@ -75,6 +75,10 @@ type CellRequest struct {
 	// rules for fn (it must not block, nor keep Chunk.Data); never after
 	// Cell returned.
 	Output func(Chunk)
+	// Started, when set, is called once the cell has the session (the
+	// cell before it ended) and its code is about to run; never when Cell
+	// returns without running it.
+	Started func()
 }
 
 // CellOutcome is one cell's Outcome; Ended: the session ended with it.

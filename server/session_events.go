@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/pyexec/pyexec/api"
 )
@@ -19,8 +17,7 @@ import (
 // that goes away interrupts the cell, as one that leaves a plain request.
 func (s *Server) cellEvents(w http.ResponseWriter, r *http.Request, ss *session, req CellRequest) {
 	id := newID()
-	buf := newOutputBuffer(readerBufferBytes)
-	req.Output = buf.push
+	c := s.sess.cells.add(id)
 	end := make(chan struct{})
 	var res api.CellResult
 	go func() {
@@ -30,16 +27,22 @@ func (s *Server) cellEvents(w http.ResponseWriter, r *http.Request, ss *session,
 			res = s.unrunCell(ss, id, err)
 		}
 	}()
-	ew := newEventWriter(w)
-	ew.event(api.EventStatus, api.StatusEvent{ExecutionID: id, Status: api.StatusRunning})
-	keepAlive := time.NewTicker(keepAliveEvery)
-	defer keepAlive.Stop()
-	if !follow(r.Context(), ew, buf, end, keepAlive.C) {
-		return // the cell goes on until ctx interrupts it
+	select { // its record is there before its first event
+	case <-c.put:
+	case <-end:
 	}
-	ew.endOutput()
-	ew.event(api.EventDone, res)
-	_ = ew.flush()
+	// The cell goes on until the request's context interrupts it.
+	s.stream(w, r, followed{
+		id: id, live: c.live, done: end, status: cellStatus(c),
+		end: func(ew *eventWriter, streamed bool) {
+			if !streamed {
+				ew.output(false, []byte(res.Stdout))
+				ew.output(true, []byte(res.Stderr))
+			}
+			ew.endOutput()
+			ew.event(api.EventDone, res)
+		},
+	})
 }
 
 // unrunCell is the result of a streamed cell that did not run: err is
@@ -59,53 +62,23 @@ func (s *Server) unrunCell(ss *session, id string, err error) api.CellResult {
 	return res
 }
 
-// cellPoll is how often a request that waits for a running cell's
-// record looks for its end.
-const cellPoll = 100 * time.Millisecond
-
-// awaitRecord waits until the record with the id is final or gone (true),
-// polling the store: a session cell's record is unfinished while no task
-// runs it. false: ctx ended or until fired first.
-func (s *Server) awaitRecord(ctx context.Context, id string, until <-chan time.Time) bool {
-	var poll *time.Ticker
-	for {
-		st, ok := s.store.Status(id)
-		if !ok || (st != api.StatusPending && st != api.StatusRunning) {
-			return true
-		}
-		if poll == nil {
-			poll = time.NewTicker(cellPoll)
-			defer poll.Stop()
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-until:
-			return false
-		case <-poll.C:
-		}
+// cellStatus is the first status event of a stream that follows c.
+func cellStatus(c *liveCell) string {
+	select {
+	case <-c.live.ready:
+		return api.StatusRunning
+	default:
+		return api.StatusPending
 	}
 }
 
-// awaitCellRecord waits for the end of a running cell's record, sending
-// keep-alives meanwhile, and returns the final record: its output comes
-// with it (a cell streams live only to its own request). false: the
-// client went away, or the record did (then the stream just ends).
-func (s *Server) awaitCellRecord(ctx context.Context, ew *eventWriter, id string) (api.Execution, bool) {
-	if ew.flush() != nil {
-		return api.Execution{}, false
-	}
-	keepAlive := time.NewTicker(keepAliveEvery)
-	defer keepAlive.Stop()
-	for !s.awaitRecord(ctx, id, keepAlive.C) {
-		if ctx.Err() != nil {
-			return api.Execution{}, false
-		}
-		ew.comment()
-		if ew.flush() != nil {
-			return api.Execution{}, false
-		}
-	}
-	e, ok := s.store.Get(id)
-	return e, ok && e.Finished()
+// streamCell serves GET /api/v1/executions/{id}/events of a waiting or
+// running session cell: as a run's stream, pending until an earlier cell
+// of its session ended, then running with its output live, then done with
+// its record. The reader going away leaves the cell alone.
+func (s *Server) streamCell(w http.ResponseWriter, r *http.Request, c *liveCell) {
+	s.stream(w, r, followed{
+		id: c.id, live: c.live, done: c.done, status: cellStatus(c),
+		end: func(ew *eventWriter, streamed bool) { finishEvents(ew, c.record(), streamed) },
+	})
 }

@@ -20,6 +20,7 @@ type sessions struct {
 
 	mu    sync.Mutex
 	byID  map[string]*session
+	cells liveCells // waiting and running cells
 	live  int
 	stop  chan struct{}
 	done  chan struct{}

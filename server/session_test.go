@@ -20,10 +20,14 @@ import (
 type fakeSessions struct {
 	mu      sync.Mutex
 	started []*fakeSession
+	// gate, when set, holds a "gate" cell between its stdout "a" and "b"
+	// until it is closed, or the cell's context ends (then it is killed).
+	gate chan struct{}
 }
 
 func (f *fakeSessions) StartSession(_ context.Context, spec SessionSpec) (SessionJail, error) {
-	j := &fakeSession{spec: spec, done: make(chan struct{}), files: map[string][]byte{}}
+	j := &fakeSession{spec: spec, done: make(chan struct{}), files: map[string][]byte{}, gate: f.gate,
+		cell: make(chan struct{}, 1)}
 	f.mu.Lock()
 	f.started = append(f.started, j)
 	f.mu.Unlock()
@@ -38,15 +42,36 @@ type fakeSession struct {
 	done  chan struct{}
 	end   SessionEnd
 	once  sync.Once
+	gate  chan struct{}
+	cell  chan struct{} // cells run one at a time, as a jail's
 }
 
-func (f *fakeSession) Cell(_ context.Context, req CellRequest) (CellOutcome, error) {
+func (f *fakeSession) Cell(ctx context.Context, req CellRequest) (CellOutcome, error) {
 	select {
 	case <-f.done:
 		return CellOutcome{}, ErrSessionEnded
 	default:
 	}
+	select { // wait for the running cell, or ctx
+	case f.cell <- struct{}{}:
+	case <-ctx.Done():
+		return CellOutcome{}, ctx.Err()
+	}
+	defer func() { <-f.cell }()
+	if req.Started != nil {
+		req.Started()
+	}
 	code := req.Code
+	if string(code) == "gate" {
+		req.Output(Chunk{Data: []byte("a")})
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return CellOutcome{Outcome: Outcome{Stdout: []byte("a"), Killed: true}}, nil
+		}
+		req.Output(Chunk{Data: []byte("b")})
+		return CellOutcome{Outcome: Outcome{Stdout: []byte("ab")}}, nil
+	}
 	if string(code) == "exit" {
 		f.stop(SessionEnd{ExitCode: 3})
 		return CellOutcome{Outcome: Outcome{ExitCode: 3}, Ended: true}, nil

@@ -74,6 +74,22 @@ func checkMCPClient(t *testing.T, cs *mcp.ClientSession) {
 	if got := toolTexts(res); res.IsError || got != "stdout:\nhi ada\n" {
 		t.Fatalf("run_python with files: isError %v, text %q", res.IsError, got)
 	}
+	// output_files: a resource link with the file's download path.
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{
+		"code": "open('r.json', 'w').write('[1]')", "output_files": []string{"*.json"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link *mcp.ResourceLink
+	for _, c := range res.Content {
+		if l, ok := c.(*mcp.ResourceLink); ok {
+			link = l
+		}
+	}
+	if res.IsError || link == nil || link.Name != "r.json" || !strings.HasPrefix(link.URI, "/api/v1/executions/exe_") ||
+		!strings.HasSuffix(link.URI, "/files/r.json") || link.Size == nil || *link.Size != 3 {
+		t.Fatalf("run_python with output_files: %+v", res.Content)
+	}
 	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "run_python", Arguments: map[string]any{"code": mcpFailing}})
 	if err != nil {
 		t.Fatal(err)

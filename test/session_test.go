@@ -309,12 +309,12 @@ func TestSessionLeftovers(t *testing.T) {
 func TestSessionMCP(t *testing.T) {
 	s := sharedServer(t)
 	eachMCPClient(t, s, func(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
-		checkSessionTools(ctx, t, cs)
+		checkSessionTools(ctx, t, cs, s)
 	})
 }
 
 // checkSessionTools drives a session through cs's session tools.
-func checkSessionTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession) {
+func checkSessionTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession, s *Server) {
 	tools, err := cs.ListTools(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -350,6 +350,21 @@ func checkSessionTools(ctx context.Context, t *testing.T, cs *mcp.ClientSession)
 	}
 	if res, text = call("session_get_file", map[string]any{"session_id": id, "path": "out.txt"}); res.IsError || text != "out.txt:\nx=41" {
 		t.Fatalf("get: %q", text)
+	}
+	// output_files: resource links to the kept files (n.txt, out.txt, b.csv), downloadable.
+	res, _ = call("session_run", map[string]any{"session_id": id, "code": "open('b.csv', 'w').write('b,c')", "output_files": []string{"*.txt", "*.csv"}})
+	links := map[string]*mcp.ResourceLink{}
+	for _, c := range res.Content {
+		if l, ok := c.(*mcp.ResourceLink); ok {
+			links[l.Name] = l
+		}
+	}
+	out := links["out.txt"]
+	if res.IsError || len(links) != 3 || links["b.csv"] == nil || links["n.txt"] == nil || out == nil || out.Size == nil || *out.Size != 4 {
+		t.Fatalf("output_files: %+v", res.Content)
+	}
+	if got := s.do(t, http.MethodGet, out.URI, "", nil); got.Status != http.StatusOK || string(got.Body) != "x=41" {
+		t.Fatalf("download of %s: %d %q", out.URI, got.Status, got.Body)
 	}
 	if res, text = call("session_run", map[string]any{"session_id": id, "code": "x / 0"}); !res.IsError || !strings.Contains(text, "ZeroDivisionError") {
 		t.Fatalf("raising cell: %q", text)

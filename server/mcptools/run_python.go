@@ -37,6 +37,8 @@ The result holds the program's stdout and stderr, each as text, and, like a note
 
 Figures: matplotlib figures still open when the program ends, or passed to plt.show(), come back as PNG images (when the server's Python has matplotlib; it draws off-screen, so plt.show() never blocks). When the last expression has rich forms (_repr_html_, _repr_markdown_, _repr_svg_, _repr_json_, _repr_png_, as in a notebook), they come back too: PNG and SVG as images, the others as text.
 
+Files the program writes are gone after the call unless you name them in "output_files" (glob patterns such as "*.csv"): the matches are kept on the server and come back as resource links with their download paths.
+
 Third-party packages: imports are detected and installed automatically when the server can; name others (or pin versions) in "requirements". Prefer the standard library when it is enough.`,
 	Annotations: &mcp.ToolAnnotations{
 		Title:           "Run Python",
@@ -55,6 +57,7 @@ type runPythonInput struct {
 	PythonVersion string      `json:"python_version,omitempty" jsonschema:"Python version to run, such as 3.12 or 3.11. Leave it out for the server's default; an unsupported version is refused with the list of available ones."`
 	Requirements  string      `json:"requirements,omitempty" jsonschema:"Packages to pip-install before the program runs, in requirements.txt format, one per line (for example numpy==2.1.0). Imports of well-known packages are detected without this; use it for versions or packages whose import name differs."`
 	Timeout       int         `json:"timeout,omitempty" jsonschema:"Wall-clock limit in seconds; the program is stopped and the call reports a timeout when it runs longer. Leave it out for the server's default. Values above the server's maximum are lowered to it."`
+	OutputFiles   []string    `json:"output_files,omitempty" jsonschema:"Glob patterns relative to /work of files the code writes that you want back, such as *.csv or out/**/*.png (** spans directories). When the call ends the matching files are kept on the server (bounded in count and total size) and listed in the result as resource links whose URI is the file's download path on the pyexec server (GET it with the same credentials)."`
 }
 
 // inputFile is one entry of run_python's files.
@@ -73,6 +76,7 @@ func (in runPythonInput) request() (api.EvalRequest, error) {
 		PythonVersion:   in.PythonVersion,
 		RequirementsTxt: in.Requirements,
 		EvalLastExpr:    true,
+		OutputFiles:     in.OutputFiles,
 	}
 	if in.Timeout < 0 {
 		return api.EvalRequest{}, errors.New(`"timeout" must be a positive number of seconds`)
@@ -133,6 +137,7 @@ func recordResult(rec *api.Execution) *mcp.CallToolResult {
 		text("stderr:\n" + rec.Stderr + truncatedNote(rec.StderrTruncated))
 	}
 	content = append(content, richContent(rec)...)
+	content = append(content, fileContent(rec)...)
 	why := failure(rec)
 	switch {
 	case why != "":

@@ -129,3 +129,38 @@ func TestRunPythonTool(t *testing.T) {
 		t.Fatalf("evaluator called with %+v", ev.got)
 	}
 }
+
+// TestFileContent: output files come back as a text listing and one
+// resource link each, with their download paths (escaped); the note on
+// what was left out is kept.
+func TestFileContent(t *testing.T) {
+	rec := &api.Execution{ExecutionID: "exe_1", OutputFiles: []api.OutputFile{{Path: "out/a b.json", Size: 4}, {Path: "plot.png", Size: 9}},
+		OutputFilesNote: "2 more files were left out"}
+	got := fileContent(rec)
+	if len(got) != 3 {
+		t.Fatalf("content %+v", got)
+	}
+	text, ok := got[0].(*mcp.TextContent)
+	if !ok || !strings.Contains(text.Text, "out/a b.json: /api/v1/executions/exe_1/files/out/a%20b.json (4 bytes)") || !strings.Contains(text.Text, "note: 2 more files") {
+		t.Fatalf("listing %+v", got[0])
+	}
+	for i, want := range []struct{ uri, mime string }{
+		{"/api/v1/executions/exe_1/files/out/a%20b.json", "application/json"},
+		{"/api/v1/executions/exe_1/files/plot.png", "image/png"},
+	} {
+		l, ok := got[i+1].(*mcp.ResourceLink)
+		if !ok || l.URI != want.uri || l.MIMEType != want.mime || l.Size == nil || *l.Size != rec.OutputFiles[i].Size || l.Name != rec.OutputFiles[i].Path {
+			t.Errorf("link %d: %+v", i, got[i+1])
+		}
+	}
+	if got := fileContent(&api.Execution{OutputFilesNote: "the store is full"}); len(got) != 1 {
+		t.Errorf("note only: %+v", got)
+	}
+	if got := fileContent(&api.Execution{}); got != nil {
+		t.Errorf("no files: %+v", got)
+	}
+	req, err := runPythonInput{Code: "x", OutputFiles: []string{"*.csv"}}.request()
+	if err != nil || len(req.OutputFiles) != 1 || req.OutputFiles[0] != "*.csv" {
+		t.Errorf("output_files in the request: %+v %v", req, err)
+	}
+}

@@ -55,7 +55,9 @@ The session has no network access and limited memory (memory_mb, for everything 
 
 The code runs in the session's one interpreter: it sees every variable, function and import of earlier calls, and what it defines stays for later calls. The working directory is /work. The result holds the cell's stdout and stderr and, when the last line is an expression, its repr() (so "df.shape" or "len(rows)" needs no print); matplotlib figures and rich results come back as images or text, as with run_python.
 
-An exception ends only this cell (the result is an error with the traceback); the session and its state remain. A cell that runs longer than timeout (seconds) is interrupted with KeyboardInterrupt and its state is kept; one that does not stop after the interrupt, calls exit(), or exceeds the memory limit ends the session, and the result says so: start a new one then. Calls to one session run one after the other.`,
+An exception ends only this cell (the result is an error with the traceback); the session and its state remain. A cell that runs longer than timeout (seconds) is interrupted with KeyboardInterrupt and its state is kept; one that does not stop after the interrupt, calls exit(), or exceeds the memory limit ends the session, and the result says so: start a new one then. Calls to one session run one after the other.
+
+The session's files stay in /work (read them with session_get_file); "output_files" (glob patterns such as "*.png") also keeps the matching files with this cell's record and returns them as resource links with their download paths, which stay valid after the session is closed.`,
 		Annotations: &mcp.ToolAnnotations{Title: "Run code in a Python session", DestructiveHint: ptr(false), OpenWorldHint: ptr(false)},
 	}
 	sessionFilesTool = &mcp.Tool{
@@ -87,9 +89,10 @@ type sessionCreateInput struct {
 }
 
 type sessionRunInput struct {
-	SessionID string `json:"session_id" jsonschema:"The session_id session_create returned."`
-	Code      string `json:"code" jsonschema:"The Python code of the cell. Print what you want to see; the value of a final expression is returned as result."`
-	Timeout   int    `json:"timeout,omitempty" jsonschema:"Seconds after which the cell is interrupted (KeyboardInterrupt; the session's state stays). Leave it out for the server's default."`
+	SessionID   string   `json:"session_id" jsonschema:"The session_id session_create returned."`
+	Code        string   `json:"code" jsonschema:"The Python code of the cell. Print what you want to see; the value of a final expression is returned as result."`
+	Timeout     int      `json:"timeout,omitempty" jsonschema:"Seconds after which the cell is interrupted (KeyboardInterrupt; the session's state stays). Leave it out for the server's default."`
+	OutputFiles []string `json:"output_files,omitempty" jsonschema:"Glob patterns relative to /work of files the code writes that you want back, such as *.csv or out/**/*.png (** spans directories). When the call ends the matching files are kept on the server (bounded in count and total size) and listed in the result as resource links whose URI is the file's download path on the pyexec server (GET it with the same credentials)."`
 }
 
 type sessionIDInput struct {
@@ -135,7 +138,7 @@ func SessionTools(ss Sessions) Tool {
 			if in.Timeout < 0 {
 				return errorResult(`"timeout" must be a positive number of seconds`), nil, nil
 			}
-			req := api.CellRequest{Code: in.Code}
+			req := api.CellRequest{Code: in.Code, OutputFiles: in.OutputFiles}
 			if in.Timeout > 0 {
 				req.TimeoutSeconds = ptr(in.Timeout)
 			}
