@@ -48,10 +48,11 @@ test: check build
 	GOOS=windows CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/pyexec
 	@$(TEST_V2)
 
-# The cgroup v2 tests (test/v2vm/ci.sh): the cgroup and jail packages'
-# tests and a short end-to-end check of bin/pyexecd in a throw-away qemu
-# guest with a pure cgroup2 hierarchy (this host's layout is left alone).
-# ~10 minutes under software emulation. It needs root (qemu's 9p export of
+# The cgroup v2 tests (test/v2vm/ci.sh): as root, the cgroup and jail
+# packages' tests and a short end-to-end check of bin/pyexecd; rootless,
+# the jail tests as a user and the rootless end-to-end suite; in a
+# throw-away qemu guest with a pure cgroup2 hierarchy (this host's layout
+# is left alone). ~35 minutes under software emulation on a busy host. It needs root (qemu's 9p export of
 # /): without root it is skipped, except under CI=true, where it fails.
 test-v2: build
 	@$(TEST_V2)
