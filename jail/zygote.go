@@ -55,7 +55,13 @@ var (
 // seccomp program from 5, which writes ready to its report pipe (3) once it
 // waits. spec.Limits bound its start; the zygote itself has no memory
 // limit of its own beyond what its runs are given.
-func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error) {
+func (m *Manager) StartZygote(spec Spec, ready string) (*Zygote, error) {
+	return m.startZygote(spec, ready, Limits{})
+}
+
+// startZygote is StartZygote, whose first prepared runs are made for
+// runs of limits runs (their disk size and cgroup limits).
+func (m *Manager) startZygote(spec Spec, ready string, runs Limits) (_ *Zygote, retErr error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("zygote socket: %w", err)
@@ -95,7 +101,8 @@ func (m *Manager) StartZygote(spec Spec, ready string) (_ *Zygote, retErr error)
 		close(z.dead)
 		z.dropPrepared()
 	}()
-	z.refill(Limits{}.withDefaults().DiskBytes, cgroup.Limits{})
+	runs = runs.withDefaults()
+	z.refill(runs.DiskBytes, runs.Limits)
 	return z, nil
 }
 

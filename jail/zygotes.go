@@ -21,6 +21,10 @@ type ZygoteTemplate struct {
 	// Eager: started with the pool; otherwise on its first request (which
 	// runs cold meanwhile).
 	Eager bool
+	// RunLimits are the limits most of its runs have (the request
+	// defaults): its first prepared runs are made for them. Zero: the
+	// jail defaults.
+	RunLimits Limits
 }
 
 // ZygoteStatus reports one interpreter's zygote.
@@ -101,7 +105,7 @@ func (s *zslot) startLocked(old *Zygote) {
 	s.p.wg.Add(1)
 	go func() {
 		defer s.p.wg.Done()
-		z, err := s.p.m.StartZygote(s.tmpl.Spec, s.tmpl.Ready)
+		z, err := s.p.m.startZygote(s.tmpl.Spec, s.tmpl.Ready, s.tmpl.RunLimits)
 		s.mu.Lock()
 		s.starting = false
 		if err != nil {

@@ -53,7 +53,7 @@ func PoolTemplates(sizes map[string]int, defaults limits.Run, interps *interpret
 // ZygoteTemplates are one zygote per interpreter, with binds: those that
 // eager selects (the default interpreter when it is empty) start with the
 // server, the others on their first request.
-func ZygoteTemplates(eager []string, interps *interpreters.Set, binds []jail.Bind) []jail.ZygoteTemplate {
+func ZygoteTemplates(eager []string, defaults limits.Run, interps *interpreters.Set, binds []jail.Bind) []jail.ZygoteTemplate {
 	start := map[string]bool{}
 	for _, sel := range eager {
 		if in, err := interps.Select(sel); err == nil {
@@ -70,6 +70,8 @@ func ZygoteTemplates(eager []string, interps *interpreters.Set, binds []jail.Bin
 			Eager: start[in.Version],
 			Ready: interpreters.WarmReady,
 			Spec:  templateSpec(in, in.ZygoteCommand(), binds, jail.Limits{Timeout: 60 * time.Second, DiskBytes: 1 << 20}),
+			// Its prepared runs are made for the request defaults.
+			RunLimits: jailLimits(defaults),
 		})
 	}
 	return out

@@ -196,7 +196,7 @@ func serve(cfg configs.Config, w who, env []string, log *slog.Logger) error {
 	defer pool.Close()
 	var zygotes *jail.ZygotePool
 	if cfg.Zygote.Enabled {
-		zygotes, err = jails.NewZygotePool(runner.ZygoteTemplates(cfg.Zygote.Eager, interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
+		zygotes, err = jails.NewZygotePool(runner.ZygoteTemplates(cfg.Zygote.Eager, cfg.Limits.Default.Run(false), interps, binds), cfg.Zygote.MaxAge, int64(cfg.Zygote.MaxRuns))
 		if err != nil {
 			return fmt.Errorf("zygotes: %w", err)
 		}
