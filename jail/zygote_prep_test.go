@@ -11,6 +11,7 @@ import (
 	"github.com/pyexec/pyexec/cgroup"
 	"github.com/pyexec/pyexec/interpreters"
 	"github.com/pyexec/pyexec/jail"
+	"github.com/pyexec/pyexec/jail/jailtest"
 )
 
 // cpuWeightFile finds the file holding run group id's CPU weight (v1
@@ -50,23 +51,7 @@ const prepared = 1
 // no prepared process behind.
 func TestZygotePrepared(t *testing.T) {
 	e := testEnv(t)
-	in, err := e.interp.Select("3.12")
-	if err != nil {
-		t.Fatal(err)
-	}
-	z, err := e.m.StartZygote(jail.Spec{
-		Args: in.ZygoteCommand(), Env: []string{"PATH=" + in.Path(), "HOME=/tmp", "LANG=C.UTF-8"},
-		Mounts: in.Mounts, Report: true, Limits: jail.Limits{Timeout: time.Hour},
-	}, interpreters.WarmReady)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	t.Cleanup(func() {
-		if !closed {
-			z.Close(5 * time.Second)
-		}
-	})
+	z := zygote(t, e, "3.12") // its cleanup closes it again: a no-op
 	waitPrepared := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(20 * time.Second)
@@ -129,8 +114,7 @@ func TestZygotePrepared(t *testing.T) {
 		t.Errorf("/tmp size %q, want 8 MiB", got)
 	}
 	z.Close(5 * time.Second)
-	closed = true
-	if left := rlWait(preparedProcs, 10*time.Second); len(left) > 0 {
+	if left := jailtest.WaitEmpty(preparedProcs, 10*time.Second); len(left) > 0 {
 		t.Errorf("prepared processes outlive their zygote: %v", left)
 	}
 }
@@ -151,16 +135,4 @@ func preparedProcs() []string {
 		}
 	}
 	return out
-}
-
-// rlWait polls list until it is empty or d has passed.
-func rlWait(list func() []string, d time.Duration) []string {
-	deadline := time.Now().Add(d)
-	for {
-		left := list()
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

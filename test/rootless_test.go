@@ -230,18 +230,8 @@ func (ru *rootlessUser) leftovers() []string {
 	return out
 }
 
-// rlWaitEmpty polls list until it is empty or d passes, and returns what is
-// left.
-func rlWaitEmpty(list func() []string, d time.Duration) []string {
-	deadline := time.Now().Add(d)
-	for {
-		left := list()
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
+// rlWaitEmpty is jailtest.WaitEmpty.
+func rlWaitEmpty(list func() []string, d time.Duration) []string { return jailtest.WaitEmpty(list, d) }
 
 // rlServer is a pyexecd run by a rootlessUser. Its cmd is the process the
 // user started, which re-executes itself into the user namespace (the

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Require skips tb on a machine that cannot start jails (no root), and
@@ -137,4 +138,17 @@ func inZygoteLeaf(pid string) bool {
 		}
 	}
 	return v2 != "" && path.Base(v2) == "z"
+}
+
+// WaitEmpty polls list until it is empty or d passes, and returns what is
+// left.
+func WaitEmpty(list func() []string, d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		left := list()
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
