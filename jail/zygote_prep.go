@@ -1,6 +1,10 @@
 package jail
 
-import "github.com/pyexec/pyexec/cgroup"
+import (
+	"errors"
+
+	"github.com/pyexec/pyexec/cgroup"
+)
 
 // Prepared runs. Each zygote keeps Config.ZygotePrepared runs forked ahead
 // (see prepped): a request then costs its launch (the request on a pipe,
@@ -60,6 +64,8 @@ func (z *Zygote) refill(disk int64, cg cgroup.Limits) {
 			}
 			z.prepMu.Unlock()
 			switch {
+			case errors.Is(err, ErrZygoteBusy):
+				// Every run slot is taken: the next request's refill tries again.
 			case err != nil:
 				if z.Alive() {
 					z.m.log.Warn("zygote could not prepare a run: its requests fork their own", "err", err)
