@@ -693,44 +693,66 @@ def _zlo_up():
         s.close()
 
 
+# Directory descriptors _zplace keeps open (the run's RLIMIT_NOFILE is
+# 1024; a request may hold thousands of directories).
+_ZPLACE_FDS = 64
+
+
 def _zplace(fd, uid):
     # The request's files, from the server's stream: per entry a line
     # "<kind> <mode> <pathlen> <datalen>\n" then the path, then the data
-    # (a link's target). Directories are opened once and walked by
-    # descriptor: no path is resolved twice, no link is followed.
+    # (a link's target). Directories are walked by descriptor, one
+    # component at a time, and no link is followed; the most recently used
+    # ones stay open (opening one again walks from its nearest open parent).
     f = os.fdopen(fd, "rb", buffering=1 << 16)
-    dirs = {"": os.open("/work", os.O_RDONLY | os.O_DIRECTORY)}
+    root = os.open("/work", os.O_RDONLY | os.O_DIRECTORY)
+    dirs = {}  # path -> descriptor, least recently used first
+
+    def opendir(path):
+        if path == "":
+            return root
+        d = dirs.pop(path, None)
+        if d is None:
+            parent, _, name = path.rpartition("/")
+            d = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=opendir(parent))
+            while len(dirs) >= _ZPLACE_FDS:
+                os.close(dirs.pop(next(iter(dirs))))
+        dirs[path] = d
+        return d
+
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    while True:
-        head = f.readline()
-        if not head:
-            break
-        kind, mode, plen, dlen = head.split()
-        path = f.read(int(plen)).decode("utf-8", "surrogateescape")
-        data = f.read(int(dlen))
-        parent, _, name = path.rpartition("/")
-        pfd = dirs[parent]
-        mode = int(mode, 8)
-        if kind == b"d":
-            try:
-                os.mkdir(name, mode or 0o755, dir_fd=pfd)
-            except FileExistsError:
-                pass
-            dirs[path] = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=pfd)
-            os.fchmod(dirs[path], mode or 0o755)
-        elif kind == b"l":
-            os.symlink(data.decode("utf-8", "surrogateescape"), name, dir_fd=pfd)
-        else:
-            out = os.open(name, flags, mode or 0o644, dir_fd=pfd)
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(out, view):]
-                os.fchmod(out, mode or 0o644)
-            finally:
-                os.close(out)
-    for d in dirs.values():
-        os.close(d)
+    try:
+        while True:
+            head = f.readline()
+            if not head:
+                break
+            kind, mode, plen, dlen = head.split()
+            path = f.read(int(plen)).decode("utf-8", "surrogateescape")
+            data = f.read(int(dlen))
+            parent, _, name = path.rpartition("/")
+            pfd = opendir(parent)
+            mode = int(mode, 8)
+            if kind == b"d":
+                try:
+                    os.mkdir(name, mode or 0o755, dir_fd=pfd)
+                except FileExistsError:
+                    pass
+                os.fchmod(opendir(path), mode or 0o755)
+            elif kind == b"l":
+                os.symlink(data.decode("utf-8", "surrogateescape"), name, dir_fd=pfd)
+            else:
+                out = os.open(name, flags, mode or 0o644, dir_fd=pfd)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(out, view):]
+                    os.fchmod(out, mode or 0o644)
+                finally:
+                    os.close(out)
+    finally:
+        for d in dirs.values():
+            os.close(d)
+        os.close(root)
     f.close()
 
 

@@ -388,7 +388,7 @@ const preparedShares = 2
 
 // smallFileStream is what writeFileStream may write to a run's empty
 // files pipe without blocking when the pipe holds twice as much (64 KiB
-// by default), with room for the directory entries it adds.
+// by default): the run reads it only once it has its request.
 const smallFileStream = 32 << 10
 
 // pipeSize is what pipe f holds (F_GETPIPE_SZ; a user past its pipe
@@ -405,12 +405,21 @@ func pipeSize(f *os.File) int {
 	return n
 }
 
-// fileStreamSize bounds the bytes writeFileStream sends for files,
-// directory entries aside.
+// fileStreamSize bounds the bytes writeFileStream sends for files, with
+// an entry for each directory (a deep tree of few files is mostly those);
+// it stops counting past smallFileStream.
 func fileStreamSize(files []File) int {
 	n := 0
+	made := map[string]bool{}
 	for _, f := range files {
 		n += 32 + len(f.Path) + len(f.Data) + len(f.Linkname)
+		for d := path.Dir(f.Path); d != "." && d != "/" && !made[d]; d = path.Dir(d) {
+			made[d] = true
+			n += 32 + len(d)
+		}
+		if n > smallFileStream {
+			return n
+		}
 	}
 	return n
 }

@@ -1,6 +1,7 @@
 package jail_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -135,4 +136,28 @@ func preparedProcs() []string {
 		}
 	}
 	return out
+}
+
+// TestZygoteManyDirs: a zygote run places a tree of more directories than
+// its descriptor limit (150 chains 63 deep: 9450 directories).
+func TestZygoteManyDirs(t *testing.T) {
+	e := testEnv(t)
+	z := zygote(t, e, "3.12")
+	files := []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte("import os\nprint(sum(len(fs) for _, _, fs in os.walk('/work')) - 1)\n")}}
+	for c := range 150 {
+		p := fmt.Sprintf("c%d", c) + strings.Repeat("/d", 62)
+		files = append(files, jail.File{Path: p + "/f.txt", Mode: 0o644, Data: []byte("x")})
+	}
+	j, err := z.Start(jail.Activation{
+		Files:   files,
+		Limits:  jail.Limits{Timeout: time.Minute},
+		Control: interpreters.EncodeRequest(interpreters.Run{Entrypoint: "main.py"}, []string{"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8"}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := j.Wait()
+	if err != nil || res.ExitCode != 0 || strings.TrimSpace(string(res.Stdout)) != "150" {
+		t.Fatalf("err %v exit %d stdout %q stderr %q", err, res.ExitCode, res.Stdout, res.Stderr)
+	}
 }
