@@ -30,7 +30,6 @@ type Zygote struct {
 	ctlMu    sync.Mutex
 	uids     chan int // free run offsets: uid SandboxUID+k
 	born     time.Time
-	disk     int64
 	served   atomic.Int64
 	sessions atomic.Int64 // live sessions: the zygote is not retired under them
 	inFlight sync.WaitGroup
@@ -60,7 +59,7 @@ func (m *Manager) StartZygote(spec Spec, ready string) (*Zygote, error) {
 }
 
 // startZygote is StartZygote, whose first prepared runs are made for
-// runs of limits runs (their disk size and cgroup limits).
+// runs with the limits in runs (their disk size and cgroup limits).
 func (m *Manager) startZygote(spec Spec, ready string, runs Limits) (_ *Zygote, retErr error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -89,7 +88,7 @@ func (m *Manager) startZygote(spec Spec, ready string, runs Limits) (_ *Zygote, 
 	}
 	j.report = newCapture(j.reportR, m.reportMax(), nil)
 	z := &Zygote{m: m, tmpl: j, ctl: ours, uids: make(chan int, m.cfg.ZygoteRuns), born: time.Now(),
-		disk: spec.Limits.DiskBytes, dead: make(chan struct{})}
+		dead: make(chan struct{})}
 	for k := 0; k < m.cfg.ZygoteRuns; k++ {
 		z.uids <- k
 	}
