@@ -225,8 +225,8 @@ def _finish(g, code, sig=0):
         except BaseException:
             pass
     if sig:
-        import signal
-        signal.signal(sig, signal.SIG_DFL)
+        import _signal  # the C module: "signal" imports enum
+        _signal.signal(sig, _signal.SIG_DFL)
         os.kill(os.getpid(), sig)  # a pid 1 (a cold jail's code) survives it
     os._exit(code)
 
@@ -624,8 +624,8 @@ def _collect_files(out):
 #      until C ends, and writes C's status to the status descriptor; its exit
 #      ends the namespace;
 #   C  drops every capability and group, becomes the run's uid, sets its
-#      rlimits, loads the strict seccomp program, walks a run's steps once
-#      (_zwarm), and waits on its go pipe for the request (the server forks
+#      rlimits, loads the strict seccomp program, and waits on its go pipe
+#      for the request (the server forks
 #      runs ahead of their requests: jail/zygote_prep.go); then places the
 #      request's files (charged to the run) and runs the code as in warm
 #      mode.
@@ -685,10 +685,10 @@ def _zproc_ro():
 
 
 def _zlo_up():
-    import socket, fcntl, struct
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    import _socket, fcntl, _struct
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     try:
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", 0x1 | 0x8 | 0x40))  # SIOCSIFFLAGS UP|LOOPBACK|RUNNING
+        fcntl.ioctl(s.fileno(), 0x8914, _struct.pack("16sH22x", b"lo", 0x1 | 0x8 | 0x40))  # SIOCSIFFLAGS UP|LOOPBACK|RUNNING
     finally:
         s.close()
 
@@ -764,7 +764,7 @@ _RUN_SYSCTLS = (("max_inotify_instances", b"16"), ("max_inotify_watches", b"8192
 def _zrun(req, fds, sync):
     # C: the run's code, as the sandbox uid of a user namespace of its own
     # (mapped by A onto the run's zygote uid), without privileges.
-    import signal
+    import _signal as signal
     stdin, stdout, stderr, report, status, files = fds[:6]
     libc = _Z.libc
     for name in _FORWARDED + ("SIGCHLD", "SIGPIPE"):
@@ -823,7 +823,6 @@ def _zrun(req, fds, sync):
         os.write(2, b"pyexec: cannot load the seccomp filter\n")
         os._exit(126)
     os.chdir("/work")
-    _zwarm()
     # Held, not freed: freeing them would write to many of the zygote's
     # pages (copies, in this process) for nothing.
     _Z.held = [sys.modules.pop(name, None) for name in set(sys.modules) - _BASE_MODULES - _ZYGOTE_KEEP]
@@ -843,41 +842,15 @@ def _zrun(req, fds, sync):
     return 3
 
 
-def _zwarm():
-    # A prepared run, before its request, walks the steps its request will
-    # take (fields parsed, the environment set, a program compiled and run
-    # with its last expression, a report made), so that the pages of the
-    # zygote's image they write (reference counts, caches) are copied now,
-    # off the request's clock. Nothing is kept: the globals are dropped,
-    # the report goes to /dev/null, the environment is set again by the
-    # request, and what this imports leaves with the zygote's extras.
-    try:
-        env = dict(os.environ)
-        os.environ.clear()
-        os.environ.update(env)
-        _zrequest(b"entry 12\n/work/main.pyarg 1\nxenv 3\nA=Beval 0\n")
-        import _ast as ast
-        from importlib.machinery import SourceFileLoader
-        path = "/work/main.py"
-        tree = compile(b"import os, sys\nx = [i * 2 for i in range(3)]\nx\n",
-                       path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
-        last = ast.Expression(tree.body.pop().value)
-        g = {"__name__": "__warm__", "__builtins__": __builtins__, "__loader__": SourceFileLoader("__warm__", path)}
-        exec(compile(tree, path, "exec", dont_inherit=True), g)
-        value = eval(compile(last, path, "eval", dont_inherit=True), g)
-        _report(os.open("/dev/null", os.O_WRONLY | os.O_CLOEXEC), result=repr(value))
-    except Exception:
-        pass
-
-
 # What a cold run has imported too by the time the code runs.
 _ZYGOTE_KEEP = {"importlib.machinery", "_ast"}
 
 
 def _zinit(child, status_fd):
     # A, once C runs: pid 1 of the run. Reaps whatever is orphaned, forwards signals to
-    # the code, and reports the code's end; leaving ends the namespace.
-    st = _reap(child)
+    # the code (_forward, set before C's request), and reports the code's
+    # end; leaving ends the namespace.
+    st = _reap(child, False)
     if os.WIFSIGNALED(st):
         msg = b"signal %d\n" % os.WTERMSIG(st)
     else:
@@ -906,10 +879,9 @@ def _init(keep):
     os._exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))
 
 
-def _reap(child):
-    # Pid 1's loop: forwards the usual signals to child, reaps every child
-    # of the namespace, and returns child's wait status once it ended.
-    import signal
+def _forward(child):
+    # Pid 1 forwards the usual signals to child.
+    import _signal  # the C module: "signal" imports enum
 
     def forward(sig, frame):
         try:
@@ -917,8 +889,16 @@ def _reap(child):
         except OSError:
             pass
     for name in _FORWARDED:
-        signal.signal(getattr(signal, name), forward)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _signal.signal(getattr(_signal, name), forward)
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
+
+
+def _reap(child, forward=True):
+    # Pid 1's loop: forwards the usual signals to child (unless already
+    # set: forward false), reaps every child of the namespace, and returns
+    # child's wait status once it ended.
+    if forward:
+        _forward(child)
     while True:
         try:
             pid, st = os.waitpid(-1, 0)
@@ -932,8 +912,8 @@ def _reap(child):
 
 def _zchild(req, fds):
     # A (returns, as C, the report descriptor to run the code with).
-    import signal
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    import _signal
+    _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
     status = fds[4]
     ncg = int(req["ncg"])
     for fd in fds[6:6 + ncg]:
@@ -993,6 +973,7 @@ def _zchild(req, fds):
                 os.write(mapped_w, b"g")
     os.close(ready_r)
     os.close(mapped_w)
+    _forward(child)  # now, not on the request's clock
     try:
         os.read(went_r, 1)  # EOF: C has its request (or has ended)
     except OSError:
@@ -1020,8 +1001,10 @@ def _zjoiner():
 
 
 def _zygote(ctl, report, bpf):
-    import ctypes, signal, socket, array, resource
-    import fcntl, struct  # for the runs' loopback
+    # The C modules: "signal" and "socket" import enum, "array" collections
+    # (~1 MB of the zygote's memory, and pages each run would copy).
+    import ctypes, _signal as signal, _socket as socket, resource
+    import fcntl, _struct  # for the runs' loopback
     _Z.libc = ctypes.CDLL(None, use_errno=True)
     for fn in ("mount", "unshare", "sethostname", "prctl"):
         getattr(_Z.libc, fn)
@@ -1040,12 +1023,17 @@ def _zygote(ctl, report, bpf):
     _zjoiner()
     _prepare()
     import gc
+    gc.collect()
+    try:
+        _Z.libc.malloc_trim(0)
+    except Exception:
+        pass
     gc.freeze()  # what the zygote made stays put: fewer copied pages per run
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps A and B
     sock = socket.socket(fileno=ctl)
     os.write(report, b"ready\n")
     os.close(report)
-    fdsize = array.array("i").itemsize
+    fdsize = 4  # a C int
     while True:
         try:
             msg, anc, _, _ = sock.recvmsg(1 << 20, socket.CMSG_SPACE(32 * fdsize))
@@ -1053,11 +1041,10 @@ def _zygote(ctl, report, bpf):
             continue
         if not msg:
             os._exit(0)  # the server closed its end
-        fds = array.array("i")
+        fds = []
         for level, kind, data in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-                fds.frombytes(data[:len(data) - len(data) % fdsize])
-        fds = list(fds)
+                fds.extend(memoryview(data[:len(data) - len(data) % fdsize]).cast("i"))
         pid = -1
         if _Z.libc.unshare(_CLONE_NEWPID) == 0:  # the run is pid 1 of its own
             try:
