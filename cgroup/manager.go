@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 
 	cgroups "github.com/containerd/cgroups/v3"
 )
@@ -214,6 +215,10 @@ func (m *Manager) List() ([]string, error) { return m.b.list() }
 type Group struct {
 	m    *Manager
 	name string
+
+	memOnce sync.Once // memoryFiles
+	memsw   bool
+	swap0   bool
 }
 
 // Path is the group's absolute cgroup path (the same in every hierarchy),

@@ -21,10 +21,12 @@ import (
 // run's code: what the zygote had charged before stays the zygote's, so
 // the usage is the run's own.
 type RunGroup struct {
-	v2   bool
-	dirs []string // the group's directories; dirs[0] holds memory
-	cpu  string   // the directory of cpuacct.usage (v1) or cpu.stat (v2)
-	pids string   // the directory whose cgroup.procs lists every task
+	v2    bool
+	memsw bool     // v1: the memory hierarchy has memory.memsw.* (swap accounting)
+	swap0 bool     // v1: a new group's swappiness (its parent's) is already 0
+	dirs  []string // the group's directories; dirs[0] holds memory
+	cpu   string   // the directory of cpuacct.usage (v1) or cpu.stat (v2)
+	pids  string   // the directory whose cgroup.procs lists every task
 }
 
 // NewRun makes the run group name below g with limits l. On error nothing
@@ -48,6 +50,7 @@ func (g *Group) NewRun(name string, l Limits) (_ *RunGroup, retErr error) {
 		}
 		r.cpu = filepath.Join(b.dirs[cgroup1.Cpuacct], rel)
 		r.pids = filepath.Join(b.dirs[cgroup1.Pids], rel)
+		r.memsw, r.swap0 = g.memoryFiles(filepath.Join(b.dirs[cgroup1.Memory], b.parent, g.name))
 	case *v2:
 		dir := filepath.Join(v2Mount, b.parent, g.name, name)
 		r.v2, r.dirs, r.cpu, r.pids = true, []string{dir}, dir, dir
@@ -64,10 +67,23 @@ func (g *Group) NewRun(name string, l Limits) (_ *RunGroup, retErr error) {
 			return nil, fmt.Errorf("create run group: %w", err)
 		}
 	}
-	if err := r.Update(l); err != nil {
+	if err := r.update(l, true); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// memoryFiles reports, read once per group from its v1 memory directory
+// dir, whether it has swap accounting (memory.memsw.limit_in_bytes) and
+// whether its swappiness, which its new children take, is 0.
+func (g *Group) memoryFiles(dir string) (memsw, swap0 bool) {
+	g.memOnce.Do(func() {
+		_, err := os.Stat(filepath.Join(dir, "memory.memsw.limit_in_bytes"))
+		g.memsw = err == nil
+		v, err := readUintFile(filepath.Join(dir, "memory.swappiness"))
+		g.swap0 = err == nil && v == 0
+	})
+	return g.memsw, g.swap0
 }
 
 func contains(list []string, s string) bool {
@@ -89,9 +105,21 @@ func (r *RunGroup) write(dir, file, value string) error {
 
 // Update sets the group's limits (zero fields: unlimited, the default
 // weight).
-func (r *RunGroup) Update(l Limits) error {
+func (r *RunGroup) Update(l Limits) error { return r.update(l, false) }
+
+// update is Update; fresh: the group was just made, so the files that
+// would be set to what a new group has are left alone (each write is a
+// file opened, written and closed, ~10 files a run). A new v1 memory
+// group takes its parent's swappiness.
+func (r *RunGroup) update(l Limits, fresh bool) error {
 	if err := l.Validate(); err != nil {
 		return err
+	}
+	set := func(dir, file, value, initial string) error {
+		if fresh && value == initial {
+			return nil
+		}
+		return r.write(dir, file, value)
 	}
 	mem, shares, pids := "-1", uint64(1024), "max"
 	if l.MemoryBytes > 0 {
@@ -114,32 +142,31 @@ func (r *RunGroup) Update(l Limits) error {
 			cpuMax = fmt.Sprintf("%d %d", quota, cpuPeriod)
 		}
 		return errors.Join(
-			r.write(d, "memory.max", mem), r.write(d, "memory.swap.max", "0"),
-			r.write(d, "cpu.weight", strconv.FormatUint(sharesToWeight(shares), 10)),
-			r.write(d, "cpu.max", cpuMax), r.write(d, "pids.max", pids))
+			set(d, "memory.max", mem, "max"), r.write(d, "memory.swap.max", "0"),
+			set(d, "cpu.weight", strconv.FormatUint(sharesToWeight(shares), 10), "100"),
+			set(d, "cpu.max", cpuMax, "max "+strconv.Itoa(cpuPeriod)), set(d, "pids.max", pids, "max"))
 	}
 	memDir := r.dirs[0]
 	var errs []error
 	// memory <= memory+swap always: raise memsw first, lower it last.
-	memsw := filepath.Join(memDir, "memory.memsw.limit_in_bytes")
-	_, statErr := os.Stat(memsw)
-	hasMemsw := statErr == nil
-	if hasMemsw {
-		errs = append(errs, r.write(memDir, "memory.memsw.limit_in_bytes", "-1"))
+	if r.memsw {
+		errs = append(errs, set(memDir, "memory.memsw.limit_in_bytes", "-1", "-1"))
 	}
-	errs = append(errs, r.write(memDir, "memory.limit_in_bytes", mem))
-	if hasMemsw && mem != "-1" {
+	errs = append(errs, set(memDir, "memory.limit_in_bytes", mem, "-1"))
+	if r.memsw && mem != "-1" {
 		errs = append(errs, r.write(memDir, "memory.memsw.limit_in_bytes", mem))
 	}
-	errs = append(errs, r.write(memDir, "memory.swappiness", "0"))
+	if !fresh || !r.swap0 {
+		errs = append(errs, r.write(memDir, "memory.swappiness", "0"))
+	}
 	cpuDir := r.dirs[1]
 	q := "-1"
 	if quota > 0 {
 		q = strconv.FormatInt(quota, 10)
 	}
-	errs = append(errs, r.write(cpuDir, "cpu.shares", strconv.FormatUint(shares, 10)),
-		r.write(cpuDir, "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)), r.write(cpuDir, "cpu.cfs_quota_us", q),
-		r.write(r.pids, "pids.max", pids))
+	errs = append(errs, set(cpuDir, "cpu.shares", strconv.FormatUint(shares, 10), "1024"),
+		set(cpuDir, "cpu.cfs_period_us", strconv.Itoa(cpuPeriod), strconv.Itoa(cpuPeriod)),
+		set(cpuDir, "cpu.cfs_quota_us", q, "-1"), set(r.pids, "pids.max", pids, "max"))
 	return errors.Join(errs...)
 }
 

@@ -324,7 +324,11 @@ func (s *recordStore) evictOldestLocked(keep string) bool {
 			continue
 		}
 		if s.dropLocked(id) {
-			s.finished = append(s.finished[:n:n], s.finished[n+1:]...)
+			if n == 0 {
+				s.trimLocked(1) // the usual case: no copy
+			} else {
+				s.finished = append(s.finished[:n:n], s.finished[n+1:]...)
+			}
 			return true
 		}
 	}
@@ -348,12 +352,16 @@ func (s *recordStore) dropLocked(id string) bool {
 	return true
 }
 
-// trimLocked forgets the first n refs, letting the array shrink.
+// trimLocked forgets the first n refs. The array is not copied (that
+// was a copy of up to max refs per record stored, once the store is
+// full): the refs move up it, and appends past its end copy the live
+// ones to a new array, leaving the old one behind.
 func (s *recordStore) trimLocked(n int) {
 	if n == 0 {
 		return
 	}
-	s.finished = append(s.finished[:0:0], s.finished[n:]...)
+	clear(s.finished[:n])
+	s.finished = s.finished[n:]
 }
 
 // recordOverhead is what a record's fields count besides its output and

@@ -1,0 +1,119 @@
+package cgroup
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/pyexec/pyexec/jail/jailtest"
+)
+
+// TestRunGroupLimits makes run groups with each kind of limits (a new
+// group's files equal to their defaults are not written) and updates
+// them, reading every limit back from the kernel.
+func TestRunGroupLimits(t *testing.T) {
+	jailtest.Require(t, "cgroup tests")
+	m := testManager(t)
+	g, err := m.Create("runs", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Delete(); err != nil {
+			t.Error(err)
+		}
+	})
+	for i, tc := range []struct {
+		name        string
+		first, then Limits
+	}{
+		{"defaults", Limits{}, Limits{MemoryBytes: 64 << 20, CPUShares: 2, CPUs: 0.5, Pids: 32}},
+		{"all set", Limits{MemoryBytes: 64 << 20, CPUShares: 2, CPUs: 1, Pids: 32}, Limits{}},
+		{"memory only", Limits{MemoryBytes: 128 << 20}, Limits{MemoryBytes: 32 << 20, CPUShares: 1024}},
+		{"weight only", Limits{CPUShares: 512}, Limits{CPUShares: 1024, Pids: 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := g.NewRun("run"+strconv.Itoa(i), tc.first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				if err := r.Delete(); err != nil {
+					t.Error(err)
+				}
+			}()
+			checkRunLimits(t, r, tc.first)
+			if err := r.Update(tc.then); err != nil {
+				t.Fatal(err)
+			}
+			checkRunLimits(t, r, tc.then)
+		})
+	}
+}
+
+// checkRunLimits reads r's limit files and compares them with l's.
+func checkRunLimits(t *testing.T, r *RunGroup, l Limits) {
+	t.Helper()
+	read := func(dir, file string) string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	shares := l.CPUShares
+	if shares == 0 {
+		shares = 1024
+	}
+	if r.v2 {
+		d := r.dirs[0]
+		mem, pids, cpuMax := "max", "max", "max "+strconv.Itoa(cpuPeriod)
+		if l.MemoryBytes > 0 {
+			mem = strconv.FormatInt(l.MemoryBytes, 10)
+		}
+		if l.Pids > 0 {
+			pids = strconv.FormatInt(l.Pids, 10)
+		}
+		if q := l.quota(); q > 0 {
+			cpuMax = strconv.FormatInt(q, 10) + " " + strconv.Itoa(cpuPeriod)
+		}
+		for file, want := range map[string]string{"memory.max": mem, "memory.swap.max": "0", "pids.max": pids,
+			"cpu.max": cpuMax, "cpu.weight": strconv.FormatUint(sharesToWeight(shares), 10)} {
+			if got := read(d, file); got != want {
+				t.Errorf("%s: %s, want %s", file, got, want)
+			}
+		}
+		return
+	}
+	mem, quota, pids := "9223372036854771712", "-1", "max"
+	if l.MemoryBytes > 0 {
+		mem = strconv.FormatInt(l.MemoryBytes, 10)
+	}
+	if q := l.quota(); q > 0 {
+		quota = strconv.FormatInt(q, 10)
+	}
+	if l.Pids > 0 {
+		pids = strconv.FormatInt(l.Pids, 10)
+	}
+	want := map[string]string{"memory.limit_in_bytes": mem, "memory.swappiness": "0"}
+	if r.memsw {
+		want["memory.memsw.limit_in_bytes"] = mem
+	}
+	for file, w := range want {
+		if got := read(r.dirs[0], file); got != w {
+			t.Errorf("%s: %s, want %s", file, got, w)
+		}
+	}
+	for file, w := range map[string]string{"cpu.shares": strconv.FormatUint(shares, 10),
+		"cpu.cfs_period_us": strconv.Itoa(cpuPeriod), "cpu.cfs_quota_us": quota} {
+		if got := read(r.dirs[1], file); got != w {
+			t.Errorf("%s: %s, want %s", file, got, w)
+		}
+	}
+	if got := read(r.pids, "pids.max"); got != pids {
+		t.Errorf("pids.max: %s, want %s", got, pids)
+	}
+}
