@@ -1,8 +1,9 @@
 # pyexec: `make run` builds and serves on 127.0.0.1:8080; `make test` runs every test.
 GO        ?= go
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-# The server links libcontainer's seccomp support (cgo + libseccomp), statically.
-SERVER_TAGS    := seccomp netgo osusergo
+# The server links libcontainer's seccomp support (cgo + libseccomp), statically,
+# and not its checkpoint/restore (CRIU) code, which pyexec never uses.
+SERVER_TAGS    := seccomp netgo osusergo runc_nocriu
 SERVER_LDFLAGS := -s -w -X main.version=$(VERSION) -linkmode external -extldflags "-static"
 TEST_TAGS      := seccomp
 # The packages whose tests need no root, run again under the race detector

@@ -200,8 +200,9 @@ func (s *Server) runCell(ctx context.Context, ss *session, id string, req CellRe
 	lc, ctx := s.sess.cells.begin(ctx, id, &req)
 	release := ss.use()
 	enqueued := time.Now()
+	s.idle.work(enqueued)
 	e := pendingExecution(job)
-	defer func() { s.endCell(lc, e) }()
+	defer func() { s.idle.work(time.Now()); s.endCell(lc, e) }()
 	_, err := s.store.Put(e)
 	kept := err == nil
 	if !kept {

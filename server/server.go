@@ -32,6 +32,7 @@ type Server struct {
 	auth    *authenticator
 	metrics *metrics
 	handler http.Handler
+	idle    idleTrim
 
 	stopping  chan struct{} // closed when Shutdown starts
 	stopOnce  sync.Once
@@ -148,10 +149,12 @@ func (s *Server) enqueue(job Job) (*task, error) {
 func (s *Server) execute(t *task) api.Execution {
 	id := t.job.ID
 	started := time.Now()
+	s.idle.work(started)
 	s.store.Update(id, func(e *api.Execution) { startExecution(e, started, t.enqueued) })
 
 	out, err := s.runSafely(t)
 	res := runResult{outcome: out, err: err, started: started, finished: time.Now()}
+	s.idle.work(res.finished)
 	if t.ctx.Err() != nil {
 		res.cause = context.Cause(t.ctx)
 	}
@@ -217,16 +220,23 @@ func (s *Server) finished(job Job, e api.Execution) {
 	s.log.Info("execution finished", attrs...)
 }
 
-// sweep drops expired records until Shutdown.
+// sweep drops expired records and, once the server is idle, gives free
+// heap memory back (idleTrim), until Shutdown.
 func (s *Server) sweep() {
 	defer close(s.sweepDone)
 	every := min(max(s.opts.RecordTTL/2, 10*time.Millisecond), time.Minute)
 	tick := time.NewTicker(every)
 	defer tick.Stop()
+	trim := time.NewTicker(idleTrimAfter / 2)
+	defer trim.Stop()
 	for {
 		select {
 		case <-tick.C:
 			s.store.Sweep()
+		case now := <-trim.C:
+			if s.idle.due(now) {
+				debug.FreeOSMemory()
+			}
 		case <-s.sweepStop:
 			return
 		}

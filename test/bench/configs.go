@@ -124,13 +124,13 @@ func measureCold(o *options, s *server) (c cold, err error) {
 	return c, nil
 }
 
-// settle waits until s is ready and has been idle a moment, then reads its
-// memory.
+// settle waits until s is ready and has been idle 3 s (a server gives its
+// free heap memory back after 2 s without runs), then reads its memory.
 func settle(s *server, zygotes bool) (idle, error) {
 	if err := s.waitReady(context.Background(), zygotes); err != nil {
 		return idle{}, err
 	}
-	time.Sleep(time.Second)
+	time.Sleep(3 * time.Second)
 	return s.idleMemory(), nil
 }
 
