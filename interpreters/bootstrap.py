@@ -224,6 +224,15 @@ def _finish(g, code, sig=0):
             stream.flush()
         except BaseException:
             pass
+    if _Z.status >= 0 and not sig:
+        # A zygote run reports its end itself, its output closed first (what
+        # the code's children still hold ends when pid 1 does).
+        try:
+            os.close(1)
+            os.close(2)
+            os.write(_Z.status, b"exit %d\n" % code)
+        except OSError:
+            pass
     if sig:
         import _signal  # the C module: "signal" imports enum
         _signal.signal(sig, _signal.SIG_DFL)
@@ -648,6 +657,7 @@ _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "S
 class _Z:
     comm = b""   # the zygote's process name, which runs keep
     select = None
+    status = -1  # a zygote run's code process: the status descriptor (_finish)
     libc = None
     prog = None  # the seccomp sock_fprog, built once
     pidns = -1   # the zygote's own pid namespace
@@ -817,10 +827,14 @@ def _zrun(req, fds, sync):
     os.dup2(stdout, 1)
     os.dup2(stderr, 2)
     os.dup2(report, 3)
-    for fd in (stdin, stdout, stderr, report, status):
+    for fd in (stdin, stdout, stderr, report):
         if fd > 3:
             os.close(fd)
     os.set_inheritable(3, False)
+    # C writes its own end there when it leaves by _finish (A would write
+    # the same once it has reaped C, whose teardown takes ~0.5 ms more).
+    os.set_inheritable(status, False)
+    _Z.status = status
     if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, _Z.prog, 0, 0) != 0:  # NO_NEW_PRIVS, SECCOMP
         os.write(2, b"pyexec: cannot load the seccomp filter\n")
         os._exit(126)

@@ -496,13 +496,15 @@ func writeFileStream(w *os.File, files []File) {
 }
 
 // waitZygoteRun is Wait for a run forked from a zygote: its end is the
-// status its pid 1 writes (or the status pipe's end without one, when the
-// run was killed), then its output.
+// status its code process writes when it leaves by the program's end
+// (before its own teardown), or else its pid 1 once it reaped it (or the
+// status pipe's end without one, when the run was killed), then its
+// output.
 func (j *Jail) waitZygoteRun() (Result, error) {
 	var res Result
-	// One write of pid 1 (or of a failed setup): the line is all, and its
-	// exit need not be waited for (the output's end waits for what is left
-	// in the namespace).
+	// One write (of the code, of pid 1 or of a failed setup): its line is
+	// all, and no exit need be waited for (the output's end waits for what
+	// is left in the namespace, and the group's removal for every task).
 	buf := make([]byte, 4096)
 	n, _ := j.status.Read(buf)
 	st := buf[:n]
@@ -539,7 +541,9 @@ func (j *Jail) waitZygoteRun() (Result, error) {
 		}
 		j.zyg.uids <- j.zuid // every task of the run is gone
 	}()
-	line := strings.TrimSpace(string(st))
+	// The first line: the code process's own, when it left by its end,
+	// may be followed by pid 1's (the same) if it came in time.
+	line, _, _ := strings.Cut(strings.TrimSpace(string(st)), "\n")
 	switch {
 	case strings.HasPrefix(line, "exit "):
 		res.ExitCode, _ = strconv.Atoi(strings.TrimPrefix(line, "exit "))
