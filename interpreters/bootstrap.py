@@ -225,8 +225,10 @@ def _finish(g, code, sig=0):
         except BaseException:
             pass
     if _Z.status >= 0 and not sig:
-        # A zygote run reports its end itself, its output closed first (what
-        # the code's children still hold ends when pid 1 does).
+        # A run reports its end itself (-t; a zygote run's status pipe), its
+        # output closed first (what the code's children still hold ends
+        # when pid 1 does): the server need not wait for this process's
+        # teardown, and then for pid 1 to reap it.
         try:
             os.close(1)
             os.close(2)
@@ -929,8 +931,20 @@ def _init(keep):
     for fd in keep:
         if fd >= 0:
             os.close(fd)
+    # Pid 1 writes nothing: without its stdio, the output ends with the
+    # code's (and what the code's children hold).
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
     st = _reap(child)
-    os._exit(128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st))
+    code = 128 + os.WTERMSIG(st) if os.WIFSIGNALED(st) else os.WEXITSTATUS(st)
+    if _Z.status >= 0:  # the code's end, unless the code told it (_finish)
+        try:
+            os.write(_Z.status, b"exit %d\n" % code)
+        except OSError:
+            pass
+    os._exit(code)
 
 
 def _forward(child):
@@ -1399,6 +1413,13 @@ def _main():
             zygote = int(argv.pop(0))
         elif opt == "-s":
             bpf = int(argv.pop(0))
+        elif opt == "-t":
+            status = int(argv.pop(0))
+            try:
+                os.set_inheritable(status, False)
+                _Z.status = status
+            except OSError:
+                pass  # no status channel: the server waits for the exit
         elif opt == "-D":
             _display_setup(argv.pop(0))
         elif opt == "-o":

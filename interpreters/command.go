@@ -54,7 +54,7 @@ func (b Bounds) String() string {
 
 // Command returns the argv that runs r with in inside a jail.
 func (in Interpreter) Command(r Run) []string {
-	argv := []string{in.Executable, "-u", BootstrapPath, "-r", "3"}
+	argv := []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-t", strconv.Itoa(ColdStatusFD)}
 	if r.EvalLastExpr {
 		argv = append(argv, "-e")
 	}
@@ -93,8 +93,18 @@ const WarmReady = "ready\n"
 // once ready it writes WarmReady to ReportFD, then blocks reading the
 // request (EncodeRequest) from ControlFD.
 func (in Interpreter) WarmCommand() []string {
-	return []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-w", "4"}
+	return []string{in.Executable, "-u", BootstrapPath, "-r", "3", "-w", "4", "-t", strconv.Itoa(WarmStatusFD)}
 }
+
+// ColdStatusFD and WarmStatusFD are where a cold or warm bootstrap writes
+// how its code ended ("exit N", one line) before its own exit: its code
+// process when the program ends, else its pid 1 once the code is reaped
+// (jail.Spec.Status: after the report pipe, and a warm jail's control
+// pipe).
+const (
+	ColdStatusFD = 4
+	WarmStatusFD = 5
+)
 
 // ZygoteCommand returns the argv of a bootstrap in zygote mode: the init
 // of a template jail that forks one run per request read from ControlFD

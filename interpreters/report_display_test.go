@@ -43,7 +43,7 @@ func TestCommandResults(t *testing.T) {
 	in := Interpreter{Executable: "/usr/bin/python3"}
 	r := Run{Entrypoint: "main.py", Display: Bounds{2, 100}, OutputFiles: []string{"*.txt", "out/**"}, OutputBounds: Bounds{3, 50}}
 	got := in.Command(r)
-	want := []string{"/usr/bin/python3", "-u", BootstrapPath, "-r", "3", "-D", "2:100", "-o", "*.txt", "-o", "out/**", "-O", "3:50", "--", "/work/main.py"}
+	want := []string{"/usr/bin/python3", "-u", BootstrapPath, "-r", "3", "-t", "4", "-D", "2:100", "-o", "*.txt", "-o", "out/**", "-O", "3:50", "--", "/work/main.py"}
 	if !slices.Equal(got, want) {
 		t.Errorf("Command:\n%q\nwant\n%q", got, want)
 	}

@@ -163,7 +163,7 @@ func crashChild() {
 			Mounts: in.Mounts, Env: []string{"PATH=/usr/bin"},
 			Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte("import subprocess, time\nsubprocess.Popen(['/bin/sleep', '1000'])\nprint('up', flush=True)\ntime.sleep(1000)")}},
 			Limits: jail.Limits{Timeout: time.Hour},
-			Report: true,
+			Report: true, Status: true,
 			// One with a NAT helper: it must die with the server too.
 			Network: i == 2,
 		})

@@ -122,6 +122,7 @@ func (e *env) python(t testing.TB, v, code string, args ...string) jail.Spec {
 		Mounts: in.Mounts,
 		Files:  []jail.File{{Path: "main.py", Mode: 0o644, Data: []byte(code)}},
 		Report: true,
+		Status: true, // as the server runs them: the command's -t
 	}
 }
 

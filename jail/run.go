@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -8,6 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -79,6 +82,9 @@ func (j *Jail) closeParentEnds() {
 	if j.reportR != nil && j.report == nil {
 		j.reportR.Close()
 	}
+	if j.status != nil && j.zyg == nil {
+		j.status.Close() // a cold or warm jail's (Spec.Status)
+	}
 }
 
 // Run starts spec and waits for its end. Cancelling ctx kills the jail;
@@ -126,6 +132,9 @@ func (m *Manager) start(spec Spec, warm bool, zygote []*os.File) (_ *Jail, retEr
 	}
 	if spec.Network && m.netErr != nil {
 		return nil, m.netErr
+	}
+	if spec.Status && (!spec.Report || zygote != nil) {
+		return nil, errors.New("jail spec: a status pipe comes after the report pipe, in cold and warm jails")
 	}
 	spec.Limits = spec.Limits.withDefaults()
 	t0 := time.Now()
@@ -314,12 +323,20 @@ func (j *Jail) process(spec *Spec) (*libcontainer.Process, func(), error) {
 		}
 		p.ExtraFiles = append(p.ExtraFiles, ctlR)
 	}
+	var statusW *os.File
+	if spec.Status {
+		j.status, statusW, err = pipe()
+		if err != nil {
+			return fail(err)
+		}
+		p.ExtraFiles = append(p.ExtraFiles, statusW)
+	}
 	p.ExtraFiles = append(p.ExtraFiles, j.extra...)
 	j.stdout = newCapture(outR, spec.Limits.MaxOutputBytes, j.flood)
 	j.stderr = newCapture(errR, spec.Limits.MaxOutputBytes, j.flood)
 	j.stdinW = inW
 	closeChild := func() {
-		for _, f := range []*os.File{inR, outW, errW, repW, ctlR} {
+		for _, f := range []*os.File{inR, outW, errW, repW, ctlR, statusW} {
 			if f != nil {
 				f.Close()
 			}
@@ -391,7 +408,18 @@ func (j *Jail) Wait() (Result, error) {
 // wait is Wait for a cold or warm jail.
 func (j *Jail) wait() (Result, error) {
 	var res Result
-	ps, waitErr := j.proc.Wait()
+	var (
+		ps      *os.ProcessState
+		waitErr error
+	)
+	// With a status pipe (Spec.Status), the line that tells how the code
+	// ended is the end: the init's exit, and the teardown of its
+	// namespaces, are waited for in the background. Without a line (the
+	// jail was killed, or its command writes none), the init's exit is.
+	code, status := j.statusLine()
+	if !status {
+		ps, waitErr = j.proc.Wait()
+	}
 	j.mu.Lock()
 	res.Duration = time.Since(j.started)
 	close(j.stop)
@@ -403,8 +431,13 @@ func (j *Jail) wait() (Result, error) {
 	}
 	j.closeParentEnds()
 	// Output pipes end when the last task holding them is gone; the pid
-	// namespace dies with its init, so this does not wait long.
-	_ = j.group.Kill()
+	// namespace dies with its init, so this does not wait long. After a
+	// status line the init leaves by itself once it has reaped the code
+	// (what the code left behind dies with it), and the cleanup kills the
+	// group: waiting here for the group to empty would take its teardown.
+	if !status {
+		_ = j.group.Kill()
+	}
 	res.Stdout, res.StdoutBytes, res.StdoutTruncated = j.stdout.wait()
 	res.Stderr, res.StderrBytes, res.StderrTruncated = j.stderr.wait()
 	if j.report != nil {
@@ -423,12 +456,17 @@ func (j *Jail) wait() (Result, error) {
 	j.m.cleanups.Add(1)
 	go func() {
 		defer j.m.cleanups.Done()
+		if status {
+			_, _ = j.proc.Wait() // killed with its group above
+		}
 		if err := j.cleanup(); err != nil {
 			j.m.log.Error("jail cleanup failed: the next start-up sweeps it", "jail", j.id, "err", err)
 		}
 	}()
 
-	if ps != nil {
+	if status {
+		res.ExitCode = code
+	} else if ps != nil {
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
 			switch {
 			case ws.Exited():
@@ -442,6 +480,27 @@ func (j *Jail) wait() (Result, error) {
 		return res, fmt.Errorf("wait for jail: %w", waitErr)
 	}
 	return res, nil
+}
+
+// statusLine reads a cold or warm jail's status pipe (Spec.Status) to its
+// first line and closes it: the exit code of its "exit N", and whether
+// there was one.
+func (j *Jail) statusLine() (int, bool) {
+	if j.status == nil {
+		return 0, false
+	}
+	line, err := bufio.NewReaderSize(j.status, 64).ReadString('\n')
+	j.status.Close()
+	j.status = nil
+	n, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "exit ")
+	if err != nil || !ok {
+		return 0, false
+	}
+	code, err := strconv.Atoi(n)
+	if err != nil || code < 0 || code > 255 {
+		return 0, false
+	}
+	return code, true
 }
 
 // cleanup removes the container state, the cgroup and the work dir.

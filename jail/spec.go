@@ -102,6 +102,13 @@ type Spec struct {
 	// Report, when true, opens descriptor 3 in the jail as the write end of
 	// a pipe whose content comes back in Result.Report.
 	Report bool
+	// Status, with Report, opens the next descriptor after the report and
+	// a warm jail's control pipe (4, or 5) as the write end of a pipe on
+	// which the command writes how it ended, one line "exit N", before it
+	// leaves (the bootstrap's -t). Wait returns on that line, without
+	// waiting for the jail's init to end and its namespaces to be torn
+	// down; without a line it waits for the init's exit.
+	Status bool
 }
 
 // Result is what one run did.

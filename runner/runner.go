@@ -91,6 +91,7 @@ func (r *Runner) Run(ctx context.Context, job server.Job) (server.Outcome, error
 		Limits:  jailLimits(job.Limits),
 		Network: job.Limits.Network,
 		Report:  true,
+		Status:  true, // the command's -t
 	}
 	res, err := r.execute(ctx, in, run, spec, watcher(job, layer))
 	if err != nil {

@@ -40,12 +40,9 @@ func PoolTemplates(sizes map[string]int, defaults limits.Run, interps *interpret
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, jail.Template{
-			Key:   in.Version,
-			Size:  size,
-			Ready: interpreters.WarmReady,
-			Spec:  templateSpec(in, in.WarmCommand(), binds, limits),
-		})
+		spec := templateSpec(in, in.WarmCommand(), binds, limits)
+		spec.Status = true // the warm command's -t
+		out = append(out, jail.Template{Key: in.Version, Size: size, Ready: interpreters.WarmReady, Spec: spec})
 	}
 	return out, nil
 }
