@@ -242,8 +242,20 @@ func (r *RunGroup) Kill() error {
 	return killProcs(filepath.Join(r.pids, "cgroup.procs"))
 }
 
-// Delete kills what is left and removes the group.
+// Delete kills what is left and removes the group. A group whose tasks
+// are all gone (the usual case: the run's pid 1 has left) is removed at
+// once, without reading its task list first.
 func (r *RunGroup) Delete() error {
+	empty := true
+	for _, d := range r.dirs {
+		if err := os.Remove(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+			empty = false
+			break
+		}
+	}
+	if empty {
+		return nil
+	}
 	if err := r.Kill(); err != nil {
 		return fmt.Errorf("kill run group: %w", err)
 	}
