@@ -132,6 +132,7 @@ def _pre_commands(cmds):
 
 
 def _run(path, args, eval_last, fd):
+    _Z.coder = os.getpid()  # a fork of the code that ends the program does not report (_finish)
     sys.argv[:] = [path] + args
     sys.path[0] = os.path.dirname(path)
     from importlib.machinery import SourceFileLoader
@@ -224,7 +225,7 @@ def _finish(g, code, sig=0):
             stream.flush()
         except BaseException:
             pass
-    if _Z.status >= 0 and not sig:
+    if _Z.status >= 0 and not sig and os.getpid() == _Z.coder:
         # A run reports its end itself (-t; a zygote run's status pipe), its
         # output closed first (what the code's children still hold ends
         # when pid 1 does): the server need not wait for this process's
@@ -659,7 +660,8 @@ _FORWARDED = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "S
 class _Z:
     comm = b""   # the zygote's process name, which runs keep
     select = None
-    status = -1  # a zygote run's code process: the status descriptor (_finish)
+    status = -1  # the status descriptor (-t; a zygote run's): _finish reports there
+    coder = -1   # the pid of the code's process: only it reports (not its forks)
     libc = None
     prog = None  # the seccomp sock_fprog, built once
     pidns = -1   # the zygote's own pid namespace
@@ -1178,6 +1180,7 @@ _SESSION_FDS = 8
 
 def _session(sfd, report):
     import socket, array, signal
+    _Z.coder = os.getpid()  # as in _run
     os.set_inheritable(sfd, False)
     sock = socket.socket(fileno=sfd)
     null = os.open("/dev/null", os.O_RDWR)  # above 3: the report is still open

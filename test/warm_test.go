@@ -79,6 +79,26 @@ func verdictOf(e api.Execution) verdict {
 	return v
 }
 
+// forkThroughScript forks a child that runs on to the program's end (it
+// does not call os._exit); the run's end is the parent's, after it.
+const forkThroughScript = `import os, sys, time
+pid = os.fork()
+if pid == 0:
+    print("child", flush=True)
+else:
+    os.waitpid(pid, 0)
+    time.sleep(0.2)
+    print("parent", flush=True)
+    sys.exit(3)
+`
+
+// wantVerdict is what the equivalence cases whose verdict is not obvious
+// from comparing the paths must give, by case name.
+var wantVerdict = map[string]verdict{
+	"os.fork, the child runs to the end": {Stdout: "child\nparent\n", ExitCode: 3},
+	"sys.exit(3)":                        {Stdout: "out\n", ExitCode: 3},
+}
+
 // probeScript prints everything a script can learn about how it was started.
 const probeScript = `import sys, os, json
 print(json.dumps({
@@ -171,6 +191,7 @@ func TestWarmColdEquivalence(t *testing.T) {
 		{"KeyboardInterrupt", map[string]string{"main.py": "print('before', flush=True)\nraise KeyboardInterrupt\n"}, api.Metadata{Entrypoint: "main.py"}},
 		{"os.fork", map[string]string{"main.py": "import os\npid = os.fork()\nif pid == 0:\n    print('child', os.getppid() != 0, flush=True)\n    os._exit(7)\n_, st = os.waitpid(pid, 0)\nprint('parent', os.waitstatus_to_exitcode(st))\n"},
 			api.Metadata{Entrypoint: "main.py"}},
+		{"os.fork, the child runs to the end", map[string]string{"main.py": forkThroughScript}, api.Metadata{Entrypoint: "main.py"}},
 		{"orphans reaped", map[string]string{"main.py": orphanScript}, api.Metadata{Entrypoint: "main.py"}},
 		{"multiprocessing", map[string]string{"main.py": "import multiprocessing as mp\n\ndef sq(x):\n    return x * x\n\nif __name__ == '__main__':\n    with mp.Pool(2) as p:\n        print(p.map(sq, range(5)))\n    q = mp.Queue()\n    pr = mp.Process(target=q.put, args=('from a process',))\n    pr.start(); print(q.get()); pr.join(); print('exit', pr.exitcode)\n"},
 			api.Metadata{Entrypoint: "main.py"}},
@@ -202,6 +223,9 @@ func TestWarmColdEquivalence(t *testing.T) {
 			}
 			if c.Status == "" || (c.Stdout == "" && c.Stderr == "") {
 				t.Fatalf("empty verdict: %+v", c)
+			}
+			if w, ok := wantVerdict[tc.name]; ok && (c.Stdout != w.Stdout || c.ExitCode != w.ExitCode) {
+				t.Fatalf("got stdout %q exit %d, want %q exit %d", c.Stdout, c.ExitCode, w.Stdout, w.ExitCode)
 			}
 		})
 	}
