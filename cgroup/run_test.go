@@ -25,6 +25,14 @@ func TestRunGroupLimits(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	if m.Mode() == ModeUnified {
+		// As a zygote's group has them for its runs: the controllers in
+		// its children (the parent has them in its own, newV2).
+		f := filepath.Join(v2Mount, m.parent, g.name, "cgroup.subtree_control")
+		if err := os.WriteFile(f, []byte("+memory +cpu +pids"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, tc := range []struct {
 		name        string
 		first, then Limits
