@@ -1095,10 +1095,6 @@ def _zygote(ctl, report, bpf):
     _prepare()
     import gc
     gc.collect()
-    try:
-        _Z.libc.malloc_trim(0)
-    except Exception:
-        pass
     gc.freeze()  # what the zygote made stays put: fewer copied pages per run
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps A and B
     sock = socket.socket(fileno=ctl)
