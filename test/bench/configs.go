@@ -18,6 +18,7 @@ type bare struct {
 // measured is one server configuration's figures.
 type measured struct {
 	latency, duration []time.Duration // trivial back-to-back: client, server
+	spaced, spacedDur []time.Duration // trivial, requestGap apart: client, server
 	rates, memRates   map[int]rate    // trivial, and with o.memoryMB
 	sync              []time.Duration
 	repl              []time.Duration
@@ -46,6 +47,9 @@ func measureBare(o *options) bare {
 	return b
 }
 
+// requestGap is the pause between the spaced row's requests.
+const requestGap = 20 * time.Millisecond
+
 // measure takes every figure of s: warm-up, idle memory, the back-to-back
 // and throughput rows, the other latency rows, idle memory after the load.
 func measure(o *options, s *server, zygotes bool) (m measured, err error) {
@@ -62,6 +66,9 @@ func measure(o *options, s *server, zygotes bool) (m measured, err error) {
 	}
 	if m.latency, m.duration, err = backToBack(s, o.requests, trivial); err != nil {
 		return m, fmt.Errorf("%s: back-to-back: %w", s.name, err)
+	}
+	if m.spaced, m.spacedDur, err = spaced(s, o.runs, trivial, requestGap); err != nil {
+		return m, fmt.Errorf("%s: spaced: %w", s.name, err)
 	}
 	for _, c := range o.concurrencies {
 		if m.rates[c], err = serverRate(s, c, o.throughputFor, trivial, zygotes); err != nil {

@@ -52,6 +52,21 @@ func backToBack(s *server, n int, req api.EvalRequest) (cli, srv []time.Duration
 	return cli, srv, nil
 }
 
+// spaced sends req n times, one at a time with gap between the end of
+// one and the start of the next (an agent's pace: the server idles a
+// moment between runs), and returns the client and server durations.
+func spaced(s *server, n int, req api.EvalRequest, gap time.Duration) (cli, srv []time.Duration, err error) {
+	for range n {
+		time.Sleep(gap)
+		c, d, err := backToBack(s, 1, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		cli, srv = append(cli, c...), append(srv, d...)
+	}
+	return cli, srv, nil
+}
+
 // afterRefill sends req n times, each once the pool is full again: every
 // sample is a warm run (the pool's best case, not sustained load).
 func afterRefill(s *server, n int, req api.EvalRequest) ([]time.Duration, error) {

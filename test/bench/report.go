@@ -80,6 +80,9 @@ func printReport(o *options, b bare, on, off measured, c cold) {
 	d.add("trivial /eval back-to-back, client p50 / p90 / p99", pct(on.latency), pct(off.latency), pct(c.latency),
 		fmt.Sprintf("%.0f ms", seedTrivialMS), ratio(seedTrivialMS, best))
 	d.add("trivial /eval back-to-back, server duration_ms", pct(on.duration), pct(off.duration), pct(c.duration), "", "")
+	gap := fmt.Sprintf("trivial /eval, %v between requests", requestGap)
+	d.add(gap+", client p50 / p90 / p99", pct(on.spaced), pct(off.spaced), "", "", "")
+	d.add(gap+", server duration_ms", pct(on.spacedDur), pct(off.spacedDur), "", "", "")
 	d.add("trivial /eval, each on a full pool (waits for the refill)", "", pct(off.refilled), "", "", "")
 	d.add("eval_last_expr (`x + y`) back-to-back, client", pct(on.repl), pct(off.repl), "", "", "")
 	d.add("streamed /eval back-to-back, request to first stdout event", pct(on.streamFirst), pct(off.streamFirst), "", "", "")
