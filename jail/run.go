@@ -432,10 +432,13 @@ func (j *Jail) wait() (Result, error) {
 	j.closeParentEnds()
 	// Output pipes end when the last task holding them is gone; the pid
 	// namespace dies with its init, so this does not wait long. After a
-	// status line the init leaves by itself once it has reaped the code
-	// (what the code left behind dies with it), and the cleanup kills the
-	// group: waiting here for the group to empty would take its teardown.
-	if !status {
+	// status line the run has ended by its own account: its init is
+	// killed, which ends its pid namespace (and the code, even when it
+	// wrote the line itself and went on), without waiting here for the
+	// group to empty (the cleanup does).
+	if status {
+		_ = j.proc.Signal(unix.SIGKILL)
+	} else {
 		_ = j.group.Kill()
 	}
 	res.Stdout, res.StdoutBytes, res.StdoutTruncated = j.stdout.wait()
@@ -457,7 +460,7 @@ func (j *Jail) wait() (Result, error) {
 	go func() {
 		defer j.m.cleanups.Done()
 		if status {
-			_, _ = j.proc.Wait() // killed with its group above
+			_, _ = j.proc.Wait() // killed above
 		}
 		if err := j.cleanup(); err != nil {
 			j.m.log.Error("jail cleanup failed: the next start-up sweeps it", "jail", j.id, "err", err)

@@ -509,6 +509,13 @@ func (j *Jail) waitZygoteRun() (Result, error) {
 	n, _ := j.status.Read(buf)
 	st := buf[:n]
 	j.status.Close()
+	if n > 0 {
+		// The run has ended by its own account: what is left of it (pid 1
+		// on its way out, what the code left behind) goes now, so that
+		// its output ends, even when the code wrote the line itself and
+		// went on.
+		_ = j.run.Signal()
+	}
 	j.mu.Lock()
 	res.Duration = time.Since(j.started)
 	close(j.stop)
