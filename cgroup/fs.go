@@ -84,10 +84,15 @@ func killProcs(procsFile string) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d tasks still alive after SIGKILL", len(pids))
 		}
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
+		killAll(pids)
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// killAll SIGKILLs each of pids.
+func killAll(pids []int) {
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 

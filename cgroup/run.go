@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/containerd/cgroups/v3/cgroup1"
@@ -253,9 +252,7 @@ func (r *RunGroup) Signal() error {
 		}
 	}
 	pids, err := readPids(filepath.Join(r.pids, "cgroup.procs"))
-	for _, pid := range pids {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	killAll(pids)
 	return err
 }
 
