@@ -62,6 +62,34 @@ func TestZygoteRun(t *testing.T) {
 	}
 }
 
+// TestZygoteImmortal: on 3.12 and later the zygote's objects are immortal
+// (fewer copied pages per run); on 3.11 they are not (nothing to gain).
+// The run's own objects are ordinary: counted, and freed.
+func TestZygoteImmortal(t *testing.T) {
+	e := testEnv(t)
+	const code = `import os, sys, weakref
+class C: pass
+c = C()
+gone = []
+weakref.finalize(c, gone.append, 1)
+n = sys.getrefcount(c)
+del c
+print(sys.getrefcount(os) == sys.getrefcount(None), sys.getrefcount(os.path.join) == sys.getrefcount(None), n, gone)
+`
+	for _, tc := range []struct{ version, want string }{
+		{"3.11", "False False 2 [1]\n"},
+		{"3.12", "True True 2 [1]\n"},
+		{"3.13", "True True 2 [1]\n"},
+	} {
+		t.Run(tc.version, func(t *testing.T) {
+			res := zrun(t, zygote(t, e, tc.version), code, jail.Limits{})
+			if res.ExitCode != 0 || string(res.Stdout) != tc.want {
+				t.Fatalf("exit %d stdout %q stderr %q, want %q", res.ExitCode, res.Stdout, res.Stderr, tc.want)
+			}
+		})
+	}
+}
+
 func BenchmarkZygoteRun(b *testing.B) {
 	e := testEnv(b)
 	z := zygote(b, e, "3.12")
