@@ -1,7 +1,9 @@
 package cgroup
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,24 +17,7 @@ import (
 // them, reading every limit back from the kernel.
 func TestRunGroupLimits(t *testing.T) {
 	jailtest.Require(t, "cgroup tests")
-	m := testManager(t)
-	g, err := m.Create("runs", Limits{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := g.Delete(); err != nil {
-			t.Error(err)
-		}
-	})
-	if m.Mode() == ModeUnified {
-		// As a zygote's group has them for its runs: the controllers in
-		// its children (the parent has them in its own, newV2).
-		f := filepath.Join(v2Mount, m.parent, g.name, "cgroup.subtree_control")
-		if err := os.WriteFile(f, []byte("+memory +cpu +pids"), 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	g := runParent(t)
 	for i, tc := range []struct {
 		name        string
 		first, then Limits
@@ -57,6 +42,84 @@ func TestRunGroupLimits(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkRunLimits(t, r, tc.then)
+		})
+	}
+}
+
+// runParent is a group for run groups, as a zygote's is.
+func runParent(t *testing.T) *Group {
+	t.Helper()
+	m := testManager(t)
+	g, err := m.Create("runs", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := g.Delete(); err != nil {
+			t.Error(err)
+		}
+	})
+	if m.Mode() == ModeUnified {
+		// As a zygote's group has them for its runs: the controllers in
+		// its children (the parent has them in its own, newV2).
+		f := filepath.Join(v2Mount, m.parent, g.name, "cgroup.subtree_control")
+		if err := os.WriteFile(f, []byte("+memory +cpu +pids"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return g
+}
+
+// TestRunGroupDelete removes run groups: empty, with a task that leaves
+// while Delete waits (it is not killed), and with one that stays (killed
+// once the wait is over).
+func TestRunGroupDelete(t *testing.T) {
+	jailtest.Require(t, "cgroup tests")
+	g := runParent(t)
+	for i, tc := range []struct {
+		name   string
+		sleep  string // the task's life in seconds ("": no task)
+		killed bool
+	}{
+		{"empty", "", false},
+		{"task leaving", "0.004", false},
+		{"task staying", "60", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := g.NewRun("del"+strconv.Itoa(i), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cmd *exec.Cmd
+			waited := make(chan error, 1)
+			if tc.sleep != "" {
+				cmd = exec.Command("sleep", tc.sleep)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				defer cmd.Process.Kill()
+				for _, d := range r.dirs {
+					if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+						t.Fatal(err)
+					}
+				}
+				// Reaped by its parent as it leaves, as a run's pid 1 is.
+				go func() { waited <- cmd.Wait() }()
+			}
+			if err := r.Delete(); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range r.dirs {
+				if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("%s left: %v", d, err)
+				}
+			}
+			if cmd != nil {
+				<-waited
+				if killed := !cmd.ProcessState.Success(); killed != tc.killed {
+					t.Errorf("task killed: %v, want %v (%v)", killed, tc.killed, cmd.ProcessState)
+				}
+			}
 		})
 	}
 }
