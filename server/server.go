@@ -236,6 +236,9 @@ func (s *Server) sweep() {
 		case now := <-trim.C:
 			if s.idle.due(now) {
 				debug.FreeOSMemory()
+				if err := s.store.Release(); err != nil {
+					s.log.Warn("idle trim of the records database failed", "err", err)
+				}
 			}
 		case <-s.sweepStop:
 			return

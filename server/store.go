@@ -272,6 +272,18 @@ func (s *recordStore) Sweep() {
 	s.expireLocked()
 }
 
+// Release gives back the memory the disk's database holds mapped (an idle
+// server's trim, with the heap's).
+func (s *recordStore) Release() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if s.disk == nil || closed {
+		return nil
+	}
+	return s.disk.release()
+}
+
 // Flush waits until every write handed to the disk so far is committed.
 func (s *recordStore) Flush() {
 	if s.disk != nil {

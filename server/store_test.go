@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -398,4 +399,65 @@ func TestDiskStoreBadFormat(t *testing.T) {
 	if _, err := openDisk(dir, false, slog.New(slog.DiscardHandler)); err == nil {
 		t.Fatal("a file that is not a database opened")
 	}
+}
+
+// TestRecordStoreRelease gives back the records database's mapped pages
+// (an idle server's trim): they leave the process's resident memory, and
+// every record reads the same, before and after more writes.
+func TestRecordStoreRelease(t *testing.T) {
+	for _, mode := range storeModes {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			s := testStore(t, mode, dir, storeConfig{max: 1000})
+			want := map[string]string{}
+			add := func(from, to int) {
+				for i := from; i < to; i++ {
+					id := fmt.Sprintf("exe_%04d", i)
+					put(t, s, id)
+					update(t, s, id, finishWith(strings.Repeat("out ", 200), "err"))
+					want[id] = recordJSON(t, s, id)
+				}
+			}
+			add(0, 500)
+			db := filepath.Join(dir, dbFileName)
+			before := mappedKB(t, db)
+			if err := s.Release(); err != nil {
+				t.Fatal(err)
+			}
+			if mode == "disk" {
+				if after := mappedKB(t, db); before < 64 || after > before/4 {
+					t.Errorf("records database resident: %d kB before, %d kB after", before, after)
+				}
+			}
+			add(500, 600)
+			for id, w := range want {
+				if got := recordJSON(t, s, id); got != w {
+					t.Fatalf("%s after release:\n%.200s\nwant\n%.200s", id, got, w)
+				}
+			}
+		})
+	}
+}
+
+// mappedKB is how much of the file at path this process has resident
+// through its mappings (/proc/self/smaps).
+func mappedKB(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skip("no /proc/self/smaps:", err)
+	}
+	kb, in := 0, false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = len(f) >= 6 && f[len(f)-1] == path
+			continue
+		}
+		if in && len(f) >= 2 && f[0] == "Rss:" {
+			n, _ := strconv.Atoi(f[1])
+			kb += n
+		}
+	}
+	return kb
 }
