@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -495,15 +493,12 @@ func (j *Jail) statusLine() (int, bool) {
 	line, err := bufio.NewReaderSize(j.status, 64).ReadString('\n')
 	j.status.Close()
 	j.status = nil
-	n, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "exit ")
-	if err != nil || !ok {
+	// Pid 1 reports a signal's end as 128+N: only "exit N" is written here.
+	st := parseStatus([]byte(line))
+	if err != nil || !st.ok || st.setup != "" || st.signal != 0 {
 		return 0, false
 	}
-	code, err := strconv.Atoi(n)
-	if err != nil || code < 0 || code > 255 {
-		return 0, false
-	}
-	return code, true
+	return st.exit, true
 }
 
 // cleanup removes the container state, the cgroup and the work dir.

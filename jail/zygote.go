@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -507,7 +506,7 @@ func (j *Jail) waitZygoteRun() (Result, error) {
 	// is left in the namespace, and the group's removal for every task).
 	buf := make([]byte, 4096)
 	n, _ := j.status.Read(buf)
-	st := buf[:n]
+	line := buf[:n]
 	j.status.Close()
 	if n > 0 {
 		// The run has ended by its own account: what is left of it (pid 1
@@ -550,16 +549,12 @@ func (j *Jail) waitZygoteRun() (Result, error) {
 	}()
 	// The first line: the code process's own, when it left by its end,
 	// may be followed by pid 1's (the same) if it came in time.
-	line, _, _ := strings.Cut(strings.TrimSpace(string(st)), "\n")
+	st := parseStatus(line)
 	switch {
-	case strings.HasPrefix(line, "exit "):
-		res.ExitCode, _ = strconv.Atoi(strings.TrimPrefix(line, "exit "))
-	case strings.HasPrefix(line, "signal "):
-		sig, _ := strconv.Atoi(strings.TrimPrefix(line, "signal "))
-		res.Signal = unix.Signal(sig)
-		res.ExitCode = 128 + sig
-	case strings.HasPrefix(line, "setup "):
-		return res, fmt.Errorf("zygote run %s: %s", j.id, line)
+	case st.setup != "":
+		return res, fmt.Errorf("zygote run %s: %s", j.id, st.setup)
+	case st.ok:
+		res.ExitCode, res.Signal = st.exit, st.signal
 	default:
 		// No status: the run was killed (timeout, kill, output flood, or
 		// the kernel's OOM killer took its pid 1).
