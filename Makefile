@@ -10,7 +10,7 @@ TEST_TAGS      := seccomp
 # (which needs cgo). The others start jails.
 RACE_PKGS      := ./api ./client/... ./cmd/pyexec ./cmd/pyexecd ./configs/... ./interpreters ./interpreters/requirements ./runner ./server/...
 
-.PHONY: all build run test test-v2 test-short check vet fmt-check tidy-check race bench bench-quick bench-seed deps fmt clean cross
+.PHONY: bench-floor all build run test test-v2 test-short check vet fmt-check tidy-check race bench bench-quick bench-seed deps fmt clean cross
 
 all: build
 
@@ -109,6 +109,15 @@ BENCH_ROOTLESS = if [ "$$(id -u)" != 0 ]; then echo "bench: root vs rootless ski
 
 bench-quick: build
 	$(GO) run ./test/bench -bin bin/pyexecd -quick
+
+# The floor of the zygote design on this machine (test/bench/floor.py): a
+# run's forks, namespaces, mounts, user namespace, seccomp and cgroup with
+# nothing of pyexec around them, step by step, 4 workers (root).
+FLOOR_PYTHON ?= $(HOME)/.pyenv/versions/3.12.1/bin/python3
+FLOOR_STEPS = none fs fs,lo fs,lo,proc fs,lo,proc,user fs,lo,proc,user,sec \
+	fs,lo,proc,user,sec,py fs,lo,proc,user,sec,py,cg
+bench-floor:
+	@for s in $(FLOOR_STEPS); do $(FLOOR_PYTHON) test/bench/floor.py 5 4 $$s || exit 1; done
 
 # python-executor's own scripts/benchmark.py --quick against bin/pyexecd
 # (zygotes on and off), its server-ms column per case. PE_DIR is a checkout
