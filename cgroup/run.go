@@ -279,8 +279,8 @@ func (r *RunGroup) Signal() error {
 // its end: pid 1 on its way out, what was left of the run killed at its
 // status line, so the tasks leave within a few milliseconds and the wait
 // is all it takes (a refused rmdir is one cheap syscall; reading the task
-// list and killing each, then retrying, cost ~0.2 ms of the server's CPU
-// per run).
+// list, killing each and retrying at once took ~9% of the server's CPU
+// samples under load).
 func (r *RunGroup) Delete() error {
 	wait := time.Millisecond
 	for i := 0; i < deleteTries; i++ {

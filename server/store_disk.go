@@ -335,13 +335,12 @@ func (d *diskStore) commit() {
 	}
 }
 
-// Close commits what is queued and closes the database.
 // release takes the database's pages out of the server's resident memory
 // (they stay in the page cache; a read maps them again). bbolt reads
 // through a shared read-only mapping of the whole file, so a server that
-// has written and read its 10000 records keeps ~10 MB of them resident
-// (measured: an idle server's RSS 40.6 MB after a long load, 27.9 MB at
-// its start). madvise(MADV_DONTNEED) is safe on such a mapping: nothing
+// has written and read its 10000 records keeps ~8 MB of them resident
+// (measured, session 5: an idle server's RSS 38 MB after ~12000 runs at
+// c4 without this, 30 MB with it, 25 MB at its start). madvise(MADV_DONTNEED) is safe on such a mapping: nothing
 // in it is private, no byte changes. The read transaction holds bbolt's
 // mmap lock, so the mapping cannot move while it is advised.
 func (d *diskStore) release() error {
@@ -357,6 +356,7 @@ func (d *diskStore) release() error {
 	})
 }
 
+// Close commits what is queued and closes the database.
 func (d *diskStore) Close() error {
 	d.mu.Lock()
 	d.closing = true
