@@ -129,7 +129,8 @@ print(seen, pids, random.random())
 	a := zstart(t, z, holder, jail.Limits{Timeout: 30 * time.Second})
 	defer func() { a.Kill(); _, _ = a.Wait() }()
 	deadline := time.Now().Add(20 * time.Second)
-	for !strings.HasPrefix(a.Output().Stdout, "ready") && time.Now().Before(deadline) {
+	// The whole line: under -u each of print's pieces is its own write.
+	for !strings.HasSuffix(a.Output().Stdout, "\n") && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	ready := strings.Fields(a.Output().Stdout)
