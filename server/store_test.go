@@ -420,7 +420,10 @@ func TestRecordStoreRelease(t *testing.T) {
 			}
 			add(0, 500)
 			db := filepath.Join(dir, dbFileName)
-			before := mappedKB(t, db)
+			before := 0
+			if mode == "disk" {
+				before = mappedKB(t, db)
+			}
 			if err := s.Release(); err != nil {
 				t.Fatal(err)
 			}
@@ -440,12 +443,13 @@ func TestRecordStoreRelease(t *testing.T) {
 }
 
 // mappedKB is how much of the file at path this process has resident
-// through its mappings (/proc/self/smaps).
+// through its mappings (/proc/self/smaps: the server runs on Linux only,
+// so a missing file is a failure, never a skip).
 func mappedKB(t *testing.T, path string) int {
 	t.Helper()
 	b, err := os.ReadFile("/proc/self/smaps")
 	if err != nil {
-		t.Skip("no /proc/self/smaps:", err)
+		t.Fatal(err)
 	}
 	kb, in := 0, false
 	for _, line := range strings.Split(string(b), "\n") {
