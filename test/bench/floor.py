@@ -202,7 +202,7 @@ def main():
             os.write(w, b"%d\n" % n)
             os._exit(0)
     os.close(w)
-    total, failed = 0, 0
+    failed = 0
     for _ in range(workers):
         _, st = os.wait()
         failed += st != 0
